@@ -1,0 +1,440 @@
+/*
+ * tlpool — a thread-local object pool for C11 (the C answer to Go's sync.Pool).
+ *
+ * Objects live in three tiers:
+ *   1. a per-thread cache (two "magazines" per pool): get/put touch only this,
+ *      with no lock and no atomic read-modify-write;
+ *   2. a sharded shared tier: full magazines are linked into a shard, empty
+ *      caches take a whole magazine back (O(1) moves, never object by object);
+ *   3. a victim generation: what a drain found idle; a get rescues from it
+ *      before making a new object, the next drain releases it.
+ *
+ * The pool never reads or writes the bytes of an object it holds (outside the
+ * optional zeroing/poisoning modes), so objects can carry state across uses;
+ * use obj_reset to clean them on put.
+ *
+ * Unless stated otherwise, functions are thread-safe. Errors are reported as
+ * errno values (0 on success). Read docs/DESIGN.md for the tiers and the
+ * concurrency protocol.
+ *
+ * ABI note: tlp_get()/tlp_put() are static inline fast paths over a small set
+ * of internal structures (tlp__*) exported by the library. Those structures are
+ * part of the ABI: libraries with the same TLP_ABI_VERSION (the SONAME major)
+ * are interchangeable. Define TLP_NO_INLINE before including this header to call
+ * the out-of-line versions instead (slower, but independent of the layout).
+ */
+#ifndef TLPOOL_H
+#define TLPOOL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#include <atomic>
+extern "C" {
+#else
+#include <stdatomic.h>
+#endif
+
+#define TLP_VERSION_MAJOR 0
+#define TLP_VERSION_MINOR 1
+#define TLP_VERSION_PATCH 0
+#define TLP_VERSION_HEX \
+    ((TLP_VERSION_MAJOR << 16) | (TLP_VERSION_MINOR << 8) | TLP_VERSION_PATCH)
+/* Bumped whenever the layout of the tlp__ structures below changes. */
+#define TLP_ABI_VERSION 0
+
+#if defined(_WIN32) || !defined(__GNUC__)
+#define TLP_API
+#else
+#define TLP_API __attribute__((visibility("default")))
+#endif
+
+/* Limits checked by tlp_pool_create (larger values: EINVAL). */
+#define TLP_MAX_ALIGN        4096u    /* obj_align */
+#define TLP_MAX_THREAD_CACHE 65536u   /* thread_cache */
+#define TLP_MAX_SHARDS       1024u    /* shards */
+/* Pools alive at the same time in one process; one more: ENOMEM. */
+#define TLP_MAX_POOLS        1024u
+
+/* Returns the version of the library linked at run time (TLP_VERSION_HEX). */
+TLP_API unsigned tlp_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Pools                                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tlp_pool tlp_pool;
+
+/*
+ * Pool configuration. A zero-initialised struct with only obj_size set is
+ * valid: every other field has a default. Fields may be added at the end.
+ */
+typedef struct tlp_config {
+    size_t      obj_size;   /* bytes per object, > 0 */
+    size_t      obj_align;  /* power of two <= TLP_MAX_ALIGN; 0 means alignof(max_align_t) */
+    void     *(*obj_new)(void *ctx);              /* optional: make a fresh object (NULL = failure) */
+    bool      (*obj_reset)(void *obj, void *ctx); /* optional: runs inside tlp_put; false = drop the object */
+    void      (*obj_free)(void *obj, void *ctx);  /* optional: release an object the pool drops */
+    void       *ctx;                              /* passed to the three hooks */
+    unsigned    thread_cache;  /* objects one thread keeps for this pool; 0 = default (128) */
+    unsigned    shards;        /* overflow shards; 0 = default from the CPU count */
+    size_t      max_idle;      /* cap on idle objects held in the shared tier; 0 = no cap */
+    unsigned    drain_ms;      /* > 0: drained every drain_ms by the shared background drainer */
+    const char *name;          /* used in stats and error messages; may be NULL (copied) */
+} tlp_config;
+
+/*
+ * Creates a pool. Returns 0 and sets *out, or returns an error and leaves *out
+ * untouched:
+ *   EINVAL  cfg or out NULL, obj_size 0, obj_align not a power of two or above
+ *           TLP_MAX_ALIGN, obj_new without obj_free (or the reverse),
+ *           thread_cache > TLP_MAX_THREAD_CACHE, shards > TLP_MAX_SHARDS;
+ *   ENOMEM  out of memory, or TLP_MAX_POOLS pools already alive.
+ * Hooks are called without any pool lock held; they may use other pools.
+ */
+TLP_API int tlp_pool_create(const tlp_config *cfg, tlp_pool **out);
+
+/*
+ * Destroys a pool: releases every idle object it holds (in every tier and in
+ * the caches of all live threads) and the per-thread memory it used.
+ * Preconditions: no thread uses the pool concurrently, and every object taken
+ * has been put back (checked builds report objects still out). NULL: no-op.
+ */
+TLP_API void tlp_pool_destroy(tlp_pool *pool);
+
+/* The pool's name as given in its config ("" when none was given). */
+TLP_API const char *tlp_pool_name(const tlp_pool *pool);
+
+/*
+ * Takes an object: from this thread's cache, else a batch from the shared
+ * tier, else one object rescued from the victim generation, else obj_new (or
+ * the pool's own aligned allocation). Returns NULL with errno = ENOMEM only
+ * when a new object cannot be made; the pool stays usable.
+ */
+static inline void *tlp_get(tlp_pool *pool);
+
+/*
+ * Returns an object taken from the same pool. NULL is a no-op. obj_reset runs
+ * first in the calling thread; when it returns false the object is released
+ * at once (obj_free or the pool's own free). Any thread may put an object
+ * another thread took.
+ */
+static inline void tlp_put(tlp_pool *pool, void *obj);
+
+/* Out-of-line versions of tlp_get/tlp_put (what TLP_NO_INLINE selects). */
+TLP_API void *tlp_get_noinline(tlp_pool *pool);
+TLP_API void tlp_put_noinline(tlp_pool *pool, void *obj);
+
+/*
+ * One drain period (Go's GC-time pool cleanup): every idle object of the pool,
+ * in every thread's cache and in the shared tier, moves to the victim
+ * generation, and what was already in the victim generation is released. An
+ * object left idle survives one drain and is released by the second.
+ * Safe to call from any thread at any time, concurrently with get/put.
+ */
+TLP_API void tlp_drain(tlp_pool *pool);
+
+/*
+ * Releases every idle object of the pool now (both generations, all threads).
+ * What an application calls when it is told of memory pressure.
+ */
+TLP_API void tlp_release_idle(tlp_pool *pool);
+
+/* tlp_release_idle() for every live pool. */
+TLP_API void tlp_release_idle_all(void);
+
+/*
+ * Opt-in watcher of Linux PSI memory pressure: a thread that waits on a
+ * /proc/pressure/memory trigger ("some" stall of stall_us within window_us)
+ * and calls tlp_release_idle_all() when it fires. Returns 0, ENOTSUP where PSI
+ * is absent, EALREADY if running, or another errno. Stop with
+ * tlp_pressure_watch_stop() (joins the thread).
+ */
+TLP_API int  tlp_pressure_watch_start(unsigned stall_us, unsigned window_us);
+TLP_API void tlp_pressure_watch_stop(void);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A snapshot of a pool's counters. Thread caches are summed on read without
+ * stopping their owners, so figures taken while threads run are approximate;
+ * when the pool is quiescent they are exact and consistent:
+ *   gets == hits_thread + hits_shared + hits_victim + made_on_get
+ *   out  == gets - puts
+ *   made == released + idle + out
+ */
+typedef struct tlp_stats {
+    const char *name;           /* the pool's name */
+    uint64_t gets;              /* tlp_get calls that returned an object */
+    uint64_t puts;              /* tlp_put calls with a non-NULL object */
+    uint64_t hits_thread;       /* gets served by the calling thread's cache */
+    uint64_t hits_shared;       /* gets served by a batch from the shared tier */
+    uint64_t hits_victim;       /* gets served by rescue from the victim generation */
+    uint64_t made;              /* objects made (obj_new or own allocation) */
+    uint64_t made_on_get;       /* == made; kept for the identity above */
+    uint64_t new_failed;        /* gets that returned NULL (ENOMEM) */
+    uint64_t released;          /* objects released (obj_free or own free), all causes */
+    uint64_t dropped_reset;     /* objects dropped because obj_reset returned false */
+    uint64_t released_by_drain; /* objects released by drains (second generation) */
+    uint64_t released_by_cap;   /* objects released because max_idle was reached */
+    uint64_t drains;            /* drains done (tlp_drain + background drainer) */
+    uint64_t idle;              /* idle objects now: idle_thread + idle_shared + idle_victim */
+    uint64_t idle_thread;       /* ... in thread caches (first generation) */
+    uint64_t idle_shared;       /* ... in the shared tier (first generation) */
+    uint64_t idle_victim;       /* ... in the victim generation */
+    uint64_t out;               /* objects taken and not yet put back */
+    uint64_t threads;           /* threads holding a cache for this pool */
+} tlp_stats;
+
+/* Fills *out (pool and out non-NULL). */
+TLP_API void tlp_stats_get(tlp_pool *pool, tlp_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Scoped get/put                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * TLP_SCOPED(type, var, pool) declares `type var = tlp_get(pool)` and puts var
+ * back into pool on every exit from the enclosing scope (return, break, goto,
+ * end of block). Set var = NULL, or use TLP_TAKE(var), to hand ownership out:
+ * then nothing is put. `pool` is evaluated once. `type` is a pointer type.
+ * Check var for NULL (allocation failure) as with tlp_get. GCC and Clang only.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+typedef struct tlp__scope {
+    tlp_pool *pool;
+    void *var; /* address of the user's pointer variable */
+} tlp__scope;
+TLP_API void tlp__scope_exit(tlp__scope *s);
+#define TLP__CAT2(a, b) a##b
+#define TLP__CAT(a, b) TLP__CAT2(a, b)
+#define TLP_SCOPED(type, var, pool)                                          \
+    tlp_pool *const TLP__CAT(tlp__scoped_pool_, var) = (pool);               \
+    type var = (type)tlp_get(TLP__CAT(tlp__scoped_pool_, var));              \
+    __attribute__((cleanup(tlp__scope_exit), unused))                        \
+    tlp__scope TLP__CAT(tlp__scoped_guard_, var) = {                         \
+        TLP__CAT(tlp__scoped_pool_, var), (void *)&(var) }
+/* Evaluates to var and sets var to NULL (ownership leaves the scope). */
+#define TLP_TAKE(var) __extension__({ __typeof__(var) tlp__taken = (var); (var) = NULL; tlp__taken; })
+#else
+#ifdef __cplusplus
+#define TLP_SCOPED(type, var, pool) static_assert(false, "TLP_SCOPED needs GCC or Clang (__attribute__((cleanup)))")
+#else
+#define TLP_SCOPED(type, var, pool) _Static_assert(0, "TLP_SCOPED needs GCC or Clang (__attribute__((cleanup)))")
+#endif
+#define TLP_TAKE(var) TLP_SCOPED(void *, var, 0)
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Buffer pools: size-classed buffers with a malloc-like API                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tlp_bufpool tlp_bufpool;
+
+typedef struct tlp_bufpool_config {
+    size_t   min_class;       /* smallest pooled class in bytes; 0 = default (16) */
+    size_t   max_class;       /* largest pooled class in bytes; 0 = default (64 KiB); larger requests go to malloc */
+    unsigned thread_cache;    /* per class, per thread; 0 = default by class size */
+    unsigned drain_ms;        /* > 0: drained every drain_ms by the background drainer */
+    size_t   max_idle_bytes;  /* cap on idle bytes across all classes' shared tiers; 0 = default (64 MiB); SIZE_MAX = none */
+    bool     zero_on_free;    /* zero every buffer when it comes back */
+    const char *name;         /* used in stats and messages; may be NULL */
+} tlp_bufpool_config;
+
+/* 0, or EINVAL (bad config) / ENOMEM; *out untouched on error. */
+TLP_API int  tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out);
+/* Same preconditions as tlp_pool_destroy. NULL: no-op. */
+TLP_API void tlp_bufpool_destroy(tlp_bufpool *bp);
+
+/* malloc-like calls on an explicit buffer pool. NULL with errno = ENOMEM on failure. */
+TLP_API void  *tlp_bufpool_alloc(tlp_bufpool *bp, size_t size);
+TLP_API void  *tlp_bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size);
+TLP_API void  *tlp_bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size);
+TLP_API void   tlp_bufpool_free(tlp_bufpool *bp, void *ptr);
+TLP_API size_t tlp_bufpool_size(tlp_bufpool *bp, const void *ptr);
+TLP_API void   tlp_bufpool_drain(tlp_bufpool *bp);
+TLP_API void   tlp_bufpool_release_idle(tlp_bufpool *bp);
+
+typedef struct tlp_bufclass_stats {
+    size_t   size;        /* class size in bytes */
+    uint64_t idle;        /* idle buffers */
+    uint64_t idle_bytes;  /* idle * size */
+    uint64_t out;         /* buffers taken and not yet freed */
+} tlp_bufclass_stats;
+
+typedef struct tlp_bufpool_stats {
+    unsigned nclasses;
+    tlp_bufclass_stats classes[64];
+    uint64_t idle_bytes;     /* sum over classes */
+    uint64_t large_allocs;   /* requests above max_class served by malloc */
+    uint64_t large_out;      /* ... still out */
+} tlp_bufpool_stats;
+
+TLP_API void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out);
+
+/* The process-wide default buffer pool (created on first use). */
+TLP_API tlp_bufpool *tlp_bufpool_default(void);
+
+/* Drop-in replacements for malloc/calloc/realloc/free on the default pool. */
+TLP_API void  *tlp_buf_alloc(size_t size);
+TLP_API void  *tlp_buf_calloc(size_t n, size_t size);
+TLP_API void  *tlp_buf_realloc(void *ptr, size_t size);
+TLP_API void   tlp_buf_free(void *ptr);
+TLP_API size_t tlp_buf_size(const void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Internals of the inline fast path (ABI, not API: do not use directly)      */
+/* ------------------------------------------------------------------------ */
+
+#ifdef __cplusplus
+#define TLP__ATOMIC(T) std::atomic<T>
+#define TLP__RELAXED std::memory_order_relaxed
+#define TLP__ACQUIRE std::memory_order_acquire
+#define TLP__RELEASE std::memory_order_release
+#define TLP__SEQ_CST std::memory_order_seq_cst
+#define TLP__LOAD(p, mo) (p)->load(mo)
+#define TLP__STORE(p, v, mo) (p)->store((v), (mo))
+#define TLP__SIGNAL_FENCE() std::atomic_signal_fence(std::memory_order_seq_cst)
+#else
+#define TLP__ATOMIC(T) _Atomic(T)
+#define TLP__RELAXED memory_order_relaxed
+#define TLP__ACQUIRE memory_order_acquire
+#define TLP__RELEASE memory_order_release
+#define TLP__SEQ_CST memory_order_seq_cst
+#define TLP__LOAD(p, mo) atomic_load_explicit((p), (mo))
+#define TLP__STORE(p, v, mo) atomic_store_explicit((p), (v), (mo))
+#define TLP__SIGNAL_FENCE() atomic_signal_fence(memory_order_seq_cst)
+#endif
+
+#if defined(__GNUC__)
+#define TLP__LIKELY(x) __builtin_expect(!!(x), 1)
+#define TLP__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define TLP__LIKELY(x) (x)
+#define TLP__UNLIKELY(x) (x)
+#endif
+
+/* A magazine: a LIFO stack of idle objects, owned by one thread at a time.
+ * Word-sized counters: no zero-extension in the fast path. */
+typedef struct tlp__mag {
+    uintptr_t count;      /* objects in objs[0..count) */
+    uintptr_t fast_cap;   /* the inline put may push while count < fast_cap (0: always slow) */
+    struct tlp__mag *next;/* link in a shard, victim or spare list */
+    void *objs[];         /* capacity fixed per pool */
+} tlp__mag;
+
+/*
+ * Per-thread state. `busy` and `loaded` are the owner's half of the drain
+ * handshake described in docs/DESIGN.md; `puts` counts fast-path puts (the
+ * rest of the statistics are derived from it and the slow paths). `loaded`
+ * sits at offset 0 and `puts` right after it, so both are indexed by the
+ * slot with no extra arithmetic.
+ */
+typedef struct tlp__thread {
+    TLP__ATOMIC(tlp__mag *) loaded[TLP_MAX_POOLS];  /* per pool slot: the magazine in use */
+    uint64_t puts[TLP_MAX_POOLS];                   /* per pool slot: fast-path puts */
+    TLP__ATOMIC(uint32_t) busy;                     /* 1 while inside an inline fast path */
+} tlp__thread;
+
+/* The first bytes of every pool, read by the inline fast path. */
+typedef struct tlp__pool_head {
+    uint32_t slot;        /* index into tlp__thread arrays, unique among live pools */
+} tlp__pool_head;
+
+/*
+ * The calling thread's state. initial-exec TLS: one fs-relative load, no
+ * __tls_get_addr call. It is a single pointer (8 bytes of static TLS), so a
+ * dlopen()ed libtlpool fits in glibc's static TLS surplus. Until a thread's
+ * first slow path it points at a shared sentinel whose magazines are empty.
+ */
+/* __thread rather than thread_local: C++ would route an extern thread_local
+ * through a wrapper call in case of dynamic initialisation. */
+extern __thread tlp__thread *tlp__tls __attribute__((tls_model("initial-exec")));
+
+TLP_API void *tlp__get_slow(tlp_pool *pool);
+TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
+
+/*
+ * The fast path. Memory ordering (x86-64 and AArch64 alike):
+ *  - busy = 1 is a relaxed store followed by a compiler-only fence. The store-
+ *    load ordering it needs against a drainer that swaps `loaded` out comes
+ *    from the drainer's membarrier(2), which runs a full barrier on this CPU
+ *    between the drainer's swap and its read of busy (asymmetric Dekker).
+ *  - `loaded` is read relaxed: the owner only ever reads the pointer it or
+ *    the drainer installed; the drainer installs only the empty sentinel,
+ *    which the fast path never writes through.
+ *  - busy = 0 is a release store: it publishes this operation's writes to the
+ *    magazine to a drainer that reads busy == 0 with acquire.
+ * In builds with TLP_FENCED (TSan, or platforms without membarrier) busy = 1
+ * is a seq_cst store and `loaded` a seq_cst load: a plain Dekker that TSan and
+ * the C11 model can check, at the price of one full fence per operation.
+ */
+#if defined(TLP_MEASURE_NO_HANDSHAKE)
+/* Only for measuring what the handshake costs (scripts/callgrind_pair.sh):
+ * UNSAFE with drains that reach other threads. Never use it otherwise. */
+#define TLP__ENTER(t) ((void)0)
+#define TLP__LOADED(t, s) TLP__LOAD(&(t)->loaded[s], TLP__RELAXED)
+#define TLP__LEAVE(t) ((void)0)
+#elif defined(TLP_FENCED)
+#define TLP__ENTER(t) TLP__STORE(&(t)->busy, 1u, TLP__SEQ_CST)
+#define TLP__LOADED(t, s) TLP__LOAD(&(t)->loaded[s], TLP__SEQ_CST)
+#else
+#define TLP__ENTER(t) (TLP__STORE(&(t)->busy, 1u, TLP__RELAXED), TLP__SIGNAL_FENCE())
+#define TLP__LOADED(t, s) TLP__LOAD(&(t)->loaded[s], TLP__RELAXED)
+#endif
+#ifndef TLP__LEAVE
+#define TLP__LEAVE(t) TLP__STORE(&(t)->busy, 0u, TLP__RELEASE)
+#endif
+
+#if !defined(TLP_NO_INLINE)
+static inline void *tlp_get(tlp_pool *pool)
+{
+    tlp__thread *t = tlp__tls;
+    uint32_t slot = ((const tlp__pool_head *)(const void *)pool)->slot;
+    TLP__ENTER(t);
+    tlp__mag *m = TLP__LOADED(t, slot);
+    uintptr_t n = m->count;
+    if (TLP__LIKELY(n != 0)) {
+        void *obj = m->objs[n - 1];
+        m->count = n - 1;
+        TLP__LEAVE(t);
+        return obj;
+    }
+    TLP__LEAVE(t);
+    return tlp__get_slow(pool);
+}
+
+static inline void tlp_put(tlp_pool *pool, void *obj)
+{
+    tlp__thread *t = tlp__tls;
+    uint32_t slot = ((const tlp__pool_head *)(const void *)pool)->slot;
+    TLP__ENTER(t);
+    tlp__mag *m = TLP__LOADED(t, slot);
+    uintptr_t n = m->count;
+    /* fast_cap is 0 for pools with a reset hook, in checked builds and in the
+     * sentinel: those puts (and NULL, see the slow path) go out of line. */
+    if (TLP__LIKELY(n < m->fast_cap && obj != NULL)) {
+        m->objs[n] = obj;
+        m->count = n + 1;
+        t->puts[slot]++;
+        TLP__LEAVE(t);
+        return;
+    }
+    TLP__LEAVE(t);
+    tlp__put_slow(pool, obj);
+}
+#else
+static inline void *tlp_get(tlp_pool *pool) { return tlp_get_noinline(pool); }
+static inline void tlp_put(tlp_pool *pool, void *obj) { tlp_put_noinline(pool, obj); }
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLPOOL_H */

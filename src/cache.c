@@ -1,0 +1,148 @@
+/*
+ * The thread cache's slow paths: what tlp_get/tlp_put do when the loaded
+ * magazine is empty/full (or the fast path is off: reset hook, checked build).
+ * Each thread has two magazines per pool (Bonwick's loaded + previous), so a
+ * thread does at least mag_cap operations between visits to the shared tier.
+ */
+#include "internal.h"
+#include "track.h"
+
+static void *pop(tlp__mag *m)
+{
+    return m->objs[--m->count];
+}
+
+/* Under the thread lock: an object from this thread's own cache or a whole
+ * magazine from the shared tier, or NULL. */
+static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__mag *m = r->cur[slot];
+    tlp__mag *p = r->prev_mag[slot];
+    void *obj = NULL;
+
+    if (m && m->count) {
+        obj = pop(m);
+    } else if (p && p->count) {
+        r->prev_mag[slot] = m;
+        m = p;
+        obj = pop(m);
+    } else {
+        tlp__mag *full = tlp__shard_pop(pool, r->home);
+        if (full) {
+            if (m && !p)
+                r->prev_mag[slot] = m;
+            else if (m)
+                tlp__mag_recycle(pool, m);
+            m = full;
+            obj = pop(m);
+            tlp__count(&pool->hits_shared, 1);
+        } else if (!m) {
+            /* An empty magazine now, so the puts that follow are fast.
+             * NULL (no memory) is fine: the put path retries. */
+            m = tlp__mag_alloc(pool);
+        }
+    }
+    tlp__thread_load(r, slot, m);
+    return obj;
+}
+
+void *tlp__get_slow(tlp_pool *pool)
+{
+    tlp__check_pool(pool, "tlp_get");
+    tlp_thread_rec *r = tlp__thread_self();
+    void *obj = NULL;
+    if (r) {
+        pthread_mutex_lock(&r->lock);
+        obj = get_cached(pool, r);
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (!obj) {
+        obj = tlp__victim_rescue(pool);
+        if (obj)
+            tlp__count(&pool->hits_victim, 1);
+    }
+    if (!obj)
+        obj = tlp__obj_make(pool); /* counts; errno = ENOMEM on failure */
+    if (obj) {
+        tlp__track_unpoison(obj, pool->obj_size);
+        tlp__check_got(pool, obj);
+    }
+    return obj;
+}
+
+/* Under the thread lock: push obj; returns a full magazine for the shared
+ * tier (pushed by the caller after unlocking), or sets *failed. */
+static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *failed)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__mag *m = r->cur[slot];
+    tlp__mag *spill = NULL;
+
+    if (!m) {
+        m = tlp__mag_alloc(pool);
+        if (!m) {
+            *failed = true;
+            return NULL;
+        }
+    } else if (m->count == pool->mag_cap) {
+        tlp__mag *p = r->prev_mag[slot];
+        if (p && p->count < pool->mag_cap) {
+            r->prev_mag[slot] = m;
+            m = p;
+        } else {
+            tlp__mag *e = tlp__mag_alloc(pool);
+            if (!e) {
+                *failed = true;
+                return NULL;
+            }
+            spill = p; /* full (or NULL): goes to the shared tier */
+            r->prev_mag[slot] = m;
+            m = e;
+        }
+    }
+    m->objs[m->count++] = obj;
+    tlp__thread_load(r, slot, m);
+    return spill;
+}
+
+void tlp__put_slow(tlp_pool *pool, void *obj)
+{
+    if (!obj)
+        return;
+    tlp__check_pool(pool, "tlp_put");
+    tlp__check_put(pool, obj);
+    tlp__count(&pool->slow_puts, 1);
+    if (pool->obj_reset && !pool->obj_reset(obj, pool->ctx)) {
+        tlp__count(&pool->dropped_reset, 1);
+        tlp__obj_release(pool, obj);
+        return;
+    }
+    tlp__track_poison(obj, pool->obj_size);
+
+    tlp_thread_rec *r = tlp__thread_self();
+    bool failed = (r == NULL);
+    tlp__mag *spill = NULL;
+    if (r) {
+        pthread_mutex_lock(&r->lock);
+        spill = put_cached(pool, r, obj, &failed);
+        pthread_mutex_unlock(&r->lock);
+    }
+    if (failed) {
+        /* No memory for a magazine: do not keep the object, lose nothing. */
+        tlp__obj_release(pool, obj);
+        return;
+    }
+    if (spill)
+        tlp__shard_push(pool, r->home, spill);
+}
+
+void *tlp_get_noinline(tlp_pool *pool)
+{
+    return tlp_get(pool);
+}
+
+void tlp_put_noinline(tlp_pool *pool, void *obj)
+{
+    tlp_put(pool, obj);
+}

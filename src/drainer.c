@@ -1,0 +1,128 @@
+/*
+ * The background drainer: one thread for all pools with drain_ms > 0. It
+ * starts with the first such pool and is stopped and joined when the last
+ * one is destroyed. A pool being drained is marked drain_busy; destroy waits
+ * for that mark to clear before it frees anything.
+ */
+#include "internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct drainer {
+    pthread_t thread;
+    bool stop; /* guarded by lock */
+} drainer;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond;          /* CLOCK_MONOTONIC; wakes the drainer and destroyers */
+static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
+static tlp_pool *pools[TLP_MAX_POOLS];
+static unsigned npools;
+static drainer *running;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void init_cond(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* With lock held: a pool that is due now, or the time of the next one. */
+static tlp_pool *next_due(uint64_t now, uint64_t *wake)
+{
+    *wake = now + 1000000000u;
+    for (unsigned i = 0; i < npools; i++) {
+        if (pools[i]->next_drain_ns <= now)
+            return pools[i];
+        if (pools[i]->next_drain_ns < *wake)
+            *wake = pools[i]->next_drain_ns;
+    }
+    return NULL;
+}
+
+static void *drainer_main(void *arg)
+{
+    drainer *d = arg;
+    pthread_mutex_lock(&lock);
+    while (!d->stop) {
+        uint64_t wake, now = now_ns();
+        tlp_pool *p = next_due(now, &wake);
+        if (p) {
+            p->drain_busy = true;
+            p->next_drain_ns = now + (uint64_t)p->drain_ms * 1000000u;
+            pthread_mutex_unlock(&lock);
+            tlp_drain(p);
+            pthread_mutex_lock(&lock);
+            p->drain_busy = false;
+            pthread_cond_broadcast(&cond);
+            continue;
+        }
+        struct timespec ts = { (time_t)(wake / 1000000000u), (long)(wake % 1000000000u) };
+        pthread_cond_timedwait(&cond, &lock, &ts);
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+void tlp__drainer_add(tlp_pool *pool)
+{
+    pthread_once(&cond_once, init_cond);
+    pthread_mutex_lock(&lock);
+    pool->next_drain_ns = now_ns() + (uint64_t)pool->drain_ms * 1000000u;
+    pools[npools++] = pool;
+    if (!running) {
+        drainer *d = calloc(1, sizeof *d);
+        sigset_t all, old;
+        sigfillset(&all);
+        /* The drainer takes no signals: the application's handlers run
+         * in its own threads. */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (d && pthread_create(&d->thread, NULL, drainer_main, d) == 0) {
+            running = d;
+        } else {
+            /* No drainer thread: pools still work; drains happen when the
+             * next pool with drain_ms is created or by tlp_drain calls. */
+            free(d);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+}
+
+void tlp__drainer_remove(tlp_pool *pool)
+{
+    pthread_once(&cond_once, init_cond);
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < npools; i++) {
+        if (pools[i] == pool) {
+            pools[i] = pools[--npools];
+            break;
+        }
+    }
+    while (pool->drain_busy)
+        pthread_cond_wait(&cond, &lock);
+    drainer *d = NULL;
+    if (npools == 0 && running) {
+        d = running;
+        running = NULL;
+        d->stop = true;
+        pthread_cond_broadcast(&cond);
+    }
+    pthread_mutex_unlock(&lock);
+    if (d) {
+        pthread_join(d->thread, NULL);
+        free(d);
+    }
+}

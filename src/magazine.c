@@ -1,0 +1,56 @@
+/*
+ * Magazines: fixed-capacity LIFO stacks that move whole between a thread's
+ * cache, the shards and the victim generation. Empty ones are kept on the
+ * pool's spare list; the pool frees them on release_idle and destroy.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+tlp__mag *tlp__mag_alloc(tlp_pool *pool)
+{
+    pthread_mutex_lock(&pool->spare_lock);
+    tlp__mag *m = pool->spares;
+    if (m)
+        pool->spares = m->next;
+    pthread_mutex_unlock(&pool->spare_lock);
+    if (!m) {
+        m = malloc(sizeof *m + (size_t)pool->mag_cap * sizeof(void *));
+        if (!m)
+            return NULL;
+    }
+    m->count = 0;
+    m->fast_cap = pool->fast_cap;
+    m->next = NULL;
+    return m;
+}
+
+void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m)
+{
+    m->count = 0;
+    pthread_mutex_lock(&pool->spare_lock);
+    m->next = pool->spares;
+    pool->spares = m;
+    pthread_mutex_unlock(&pool->spare_lock);
+}
+
+void tlp__mag_free_spares(tlp_pool *pool)
+{
+    pthread_mutex_lock(&pool->spare_lock);
+    tlp__mag *m = pool->spares;
+    pool->spares = NULL;
+    pthread_mutex_unlock(&pool->spare_lock);
+    while (m) {
+        tlp__mag *next = m->next;
+        free(m);
+        m = next;
+    }
+}
+
+uint64_t tlp__mag_list_objs(const tlp__mag *list)
+{
+    uint64_t n = 0;
+    for (; list; list = list->next)
+        n += list->count;
+    return n;
+}

@@ -1,0 +1,145 @@
+/*
+ * Pool lifecycle: configuration checks, create, destroy, name, version.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+unsigned tlp_version(void)
+{
+    return TLP_VERSION_HEX;
+}
+
+static int check_config(const tlp_config *cfg)
+{
+    if (!cfg || cfg->obj_size == 0 || cfg->obj_size > PTRDIFF_MAX / 2)
+        return EINVAL;
+    size_t a = cfg->obj_align;
+    if (a & (a - 1) || a > TLP_MAX_ALIGN)
+        return EINVAL;
+    if (!cfg->obj_new != !cfg->obj_free)
+        return EINVAL;
+    if (cfg->thread_cache > TLP_MAX_THREAD_CACHE || cfg->shards > TLP_MAX_SHARDS)
+        return EINVAL;
+    return 0;
+}
+
+static uint32_t default_shards(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_CONF);
+    if (n < 1)
+        n = 1;
+    return n > 64 ? 64 : (uint32_t)n;
+}
+
+int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
+{
+    if (!out)
+        return EINVAL;
+    int err = check_config(cfg);
+    if (err)
+        return err;
+
+    uint32_t nshards = cfg->shards ? cfg->shards : default_shards();
+    size_t size = sizeof(tlp_pool) + nshards * sizeof(tlp_shard);
+    size = (size + TLP_CACHELINE - 1) & ~(size_t)(TLP_CACHELINE - 1);
+    tlp_pool *pool = aligned_alloc(TLP_CACHELINE, size);
+    if (!pool)
+        return ENOMEM;
+    memset(pool, 0, size);
+    pool->name = strdup(cfg->name ? cfg->name : "");
+    if (!pool->name) {
+        free(pool);
+        return ENOMEM;
+    }
+    pool->magic = TLP_POOL_MAGIC;
+    pool->obj_size = cfg->obj_size;
+    pool->obj_align = cfg->obj_align ? cfg->obj_align : _Alignof(max_align_t);
+    pool->obj_new = cfg->obj_new;
+    pool->obj_reset = cfg->obj_reset;
+    pool->obj_free = cfg->obj_free;
+    pool->ctx = cfg->ctx;
+    unsigned tc = cfg->thread_cache ? cfg->thread_cache : TLP_DEFAULT_THREAD_CACHE;
+    pool->mag_cap = tc > 1 ? (tc + 1) / 2 : 1;
+    /* A reset hook must run on every put: no inline puts for such pools. */
+    pool->fast_cap = (TLP_FASTPATH && !cfg->obj_reset) ? pool->mag_cap : 0;
+    pool->nshards = nshards;
+    pool->max_idle = cfg->max_idle;
+    pool->drain_ms = cfg->drain_ms;
+    pthread_mutex_init(&pool->drain_lock, NULL);
+    pthread_mutex_init(&pool->victim_lock, NULL);
+    pthread_mutex_init(&pool->spare_lock, NULL);
+    for (uint32_t i = 0; i < nshards; i++)
+        pthread_mutex_init(&pool->shards[i].lock, NULL);
+#ifdef TLP_CHECKED
+    pthread_mutex_init(&pool->check_lock, NULL);
+#endif
+    (void)tlp__heavy_barrier_available(); /* register membarrier early */
+
+    pthread_mutex_lock(&tlp__registry_lock);
+    err = tlp__slot_alloc(pool);
+    pthread_mutex_unlock(&tlp__registry_lock);
+    if (err) {
+        free(pool->name);
+        free(pool);
+        return err;
+    }
+    if (pool->drain_ms)
+        tlp__drainer_add(pool);
+    *out = pool;
+    return 0;
+}
+
+#ifdef TLP_CHECKED
+/* Destroyed pools stay allocated (and reachable) in checked builds, so a use
+ * after destroy is caught by the magic check instead of reading freed memory. */
+static pthread_mutex_t graveyard_lock = PTHREAD_MUTEX_INITIALIZER;
+static tlp_pool *graveyard;
+#endif
+
+void tlp_pool_destroy(tlp_pool *pool)
+{
+    if (!pool)
+        return;
+    tlp__check_pool(pool, "tlp_pool_destroy");
+    if (pool->drain_ms)
+        tlp__drainer_remove(pool); /* waits for a drain in flight */
+
+    pthread_mutex_lock(&tlp__registry_lock);
+    while (pool->refs)
+        pthread_cond_wait(&tlp__registry_cond, &tlp__registry_lock);
+    tlp__check_destroy(pool); /* reports objects still out (checked builds) */
+    tlp__mag *mags = tlp__take_thread_mags(pool, true, true);
+    tlp__slot_free(pool->head.slot);
+    pthread_mutex_unlock(&tlp__registry_lock);
+
+    tlp__release_mags(pool, mags, NULL);
+    tlp__release_mags(pool, tlp__shard_take_all(pool), NULL);
+    tlp__release_mags(pool, tlp__victim_swap(pool, NULL, 0), NULL);
+    tlp__mag_free_spares(pool);
+
+    for (uint32_t i = 0; i < pool->nshards; i++)
+        pthread_mutex_destroy(&pool->shards[i].lock);
+    pthread_mutex_destroy(&pool->drain_lock);
+    pthread_mutex_destroy(&pool->victim_lock);
+    pthread_mutex_destroy(&pool->spare_lock);
+    pool->magic = TLP_POOL_DEAD;
+#ifdef TLP_CHECKED
+    free(pool->out_set);
+    pool->out_set = NULL;
+    pthread_mutex_lock(&graveyard_lock);
+    pool->victim = (tlp__mag *)(void *)graveyard; /* reuse a field as the link */
+    graveyard = pool;
+    pthread_mutex_unlock(&graveyard_lock);
+#else
+    free(pool->name);
+    free(pool);
+#endif
+}
+
+const char *tlp_pool_name(const tlp_pool *pool)
+{
+    return pool->name;
+}

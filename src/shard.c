@@ -1,0 +1,87 @@
+/*
+ * The shared tier: nshards lock-protected stacks of non-empty magazines.
+ * A thread pushes to and pops from its home shard first and steals from the
+ * others when that is empty. Every operation moves one whole magazine: O(1).
+ */
+#include "internal.h"
+#include "track.h"
+
+static tlp_shard *shard_at(tlp_pool *pool, uint32_t i)
+{
+    return &pool->shards[i % pool->nshards];
+}
+
+void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
+{
+    uint64_t n = m->count;
+    /* max_idle: reserve room first; a magazine that does not fit is released
+     * whole (batch-wise, outside any lock). Relaxed: a counter, no data
+     * depends on it. */
+    uint64_t before = atomic_fetch_add_explicit(&pool->shared_objs, n, memory_order_relaxed);
+    if (pool->max_idle && before + n > pool->max_idle) {
+        atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
+        m->next = NULL;
+        tlp__release_mags(pool, m, &pool->released_by_cap);
+        return;
+    }
+    tlp_shard *s = shard_at(pool, home);
+    pthread_mutex_lock(&s->lock);
+    m->next = s->mags;
+    s->mags = m;
+    atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static tlp__mag *pop_one(tlp_pool *pool, tlp_shard *s)
+{
+    /* Relaxed peek to skip empty shards without taking their lock; the
+     * lock below is what makes the pop correct. */
+    if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
+        return NULL;
+    pthread_mutex_lock(&s->lock);
+    tlp__mag *m = s->mags;
+    if (m) {
+        s->mags = m->next;
+        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - m->count,
+                              memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (m) {
+        m->next = NULL;
+        atomic_fetch_sub_explicit(&pool->shared_objs, m->count, memory_order_relaxed);
+    }
+    return m;
+}
+
+tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home)
+{
+    for (uint32_t i = 0; i < pool->nshards; i++) {
+        tlp__mag *m = pop_one(pool, shard_at(pool, home + i));
+        if (m)
+            return m;
+    }
+    return NULL;
+}
+
+tlp__mag *tlp__shard_take_all(tlp_pool *pool)
+{
+    tlp__mag *all = NULL;
+    for (uint32_t i = 0; i < pool->nshards; i++) {
+        tlp_shard *s = &pool->shards[i];
+        pthread_mutex_lock(&s->lock);
+        tlp__mag *list = s->mags;
+        uint64_t n = atomic_load_explicit(&s->objs, memory_order_relaxed);
+        s->mags = NULL;
+        atomic_store_explicit(&s->objs, 0, memory_order_relaxed);
+        pthread_mutex_unlock(&s->lock);
+        atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
+        while (list) {
+            tlp__mag *next = list->next;
+            list->next = all;
+            all = list;
+            list = next;
+        }
+    }
+    return all;
+}

@@ -1,0 +1,69 @@
+/*
+ * Statistics. The fast path counts only its puts, per thread and per slot,
+ * with a plain increment; everything else is derived (see tlp_stats in
+ * tlpool.h) from those, the slow paths' relaxed atomic counters and the idle
+ * counts of each tier.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Reads fields that owners update in their fast path without atomics: a
+ * racy but benign read of aligned words (statistics are documented as
+ * approximate while threads run). Hidden from TSan for that reason only. */
+#if defined(__clang__) || __GNUC__ >= 8
+__attribute__((no_sanitize("thread")))
+#endif
+__attribute__((noinline)) static void read_thread(const tlp_thread_rec *r, uint32_t slot,
+                                                   uint64_t *idle, uint64_t *puts, bool *has)
+{
+    const tlp__mag *m = r->cur[slot], *p = r->prev_mag[slot];
+    *idle += (m ? *(const volatile uintptr_t *)&m->count : 0) +
+             (p ? *(const volatile uintptr_t *)&p->count : 0);
+    *puts += *(const volatile uint64_t *)&r->pub.puts[slot];
+    *has = m || p;
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+void tlp_stats_get(tlp_pool *pool, tlp_stats *out)
+{
+    tlp__check_pool(pool, "tlp_stats_get");
+    uint32_t slot = pool->head.slot;
+    uint64_t idle_thread = 0, fast_puts = 0, threads = 0;
+
+    pthread_mutex_lock(&tlp__registry_lock);
+    for (tlp_thread_rec *r = tlp__threads; r; r = r->next) {
+        bool has = false;
+        pthread_mutex_lock(&r->lock);
+        read_thread(r, slot, &idle_thread, &fast_puts, &has);
+        pthread_mutex_unlock(&r->lock);
+        threads += has;
+    }
+    pthread_mutex_unlock(&tlp__registry_lock);
+
+    memset(out, 0, sizeof *out);
+    out->name = pool->name;
+    out->idle_thread = idle_thread;
+    out->idle_shared = tlp__relaxed_get(&pool->shared_objs);
+    out->idle_victim = tlp__relaxed_get(&pool->victim_objs);
+    out->idle = out->idle_thread + out->idle_shared + out->idle_victim;
+    out->made = out->made_on_get = tlp__relaxed_get(&pool->made);
+    out->new_failed = tlp__relaxed_get(&pool->new_failed);
+    out->released = tlp__relaxed_get(&pool->released);
+    out->dropped_reset = tlp__relaxed_get(&pool->dropped_reset);
+    out->released_by_drain = tlp__relaxed_get(&pool->released_by_drain);
+    out->released_by_cap = tlp__relaxed_get(&pool->released_by_cap);
+    out->drains = tlp__relaxed_get(&pool->drains);
+    out->hits_shared = tlp__relaxed_get(&pool->hits_shared);
+    out->hits_victim = tlp__relaxed_get(&pool->hits_victim);
+    out->puts = fast_puts + tlp__relaxed_get(&pool->retired_puts) + tlp__relaxed_get(&pool->slow_puts);
+    /* made = released + idle + out, and every get adds one to out. */
+    out->out = sub0(out->made, out->released + out->idle);
+    out->gets = out->puts + out->out;
+    out->hits_thread = sub0(out->gets, out->hits_shared + out->hits_victim + out->made);
+    out->threads = threads;
+}

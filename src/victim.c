@@ -1,0 +1,41 @@
+/*
+ * The victim generation: magazines that a drain found idle. A get rescues one
+ * object at a time from it (the rest keep their age, as in Go); the next drain
+ * replaces the whole list and releases the old one.
+ */
+#include "internal.h"
+
+void *tlp__victim_rescue(tlp_pool *pool)
+{
+    /* Relaxed peek: avoids the lock when the generation is empty. */
+    if (atomic_load_explicit(&pool->victim_objs, memory_order_relaxed) == 0)
+        return NULL;
+    void *obj = NULL;
+    tlp__mag *empty = NULL;
+    pthread_mutex_lock(&pool->victim_lock);
+    tlp__mag *m = pool->victim;
+    if (m) {
+        obj = m->objs[--m->count];
+        atomic_store_explicit(&pool->victim_objs,
+                              atomic_load_explicit(&pool->victim_objs, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+        if (m->count == 0) {
+            pool->victim = m->next;
+            empty = m;
+        }
+    }
+    pthread_mutex_unlock(&pool->victim_lock);
+    if (empty)
+        tlp__mag_recycle(pool, empty);
+    return obj;
+}
+
+tlp__mag *tlp__victim_swap(tlp_pool *pool, tlp__mag *list, uint64_t objs)
+{
+    pthread_mutex_lock(&pool->victim_lock);
+    tlp__mag *old = pool->victim;
+    pool->victim = list;
+    atomic_store_explicit(&pool->victim_objs, objs, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->victim_lock);
+    return old;
+}
