@@ -1,50 +1,134 @@
 /*
- * The heavy side of the asymmetric handshake: membarrier(2) with
- * MEMBARRIER_CMD_PRIVATE_EXPEDITED makes every running thread of this process
- * execute a full memory barrier before it returns (and threads that are not
- * running get one from the context switch). See docs/DESIGN.md.
+ * The heavy side of the asymmetric handshake (see src/handshake.c and
+ * docs/DESIGN.md): something that puts a full memory barrier into the
+ * instruction stream of every thread that may be in a fast path.
  *
- * Set TLP_NO_MEMBARRIER=1 in the environment to test the fallback: without a
- * heavy barrier, drains leave other threads' caches alone (their objects are
- * still released at thread exit, destroy and by the owner's own drains).
+ * 1. membarrier(2) with MEMBARRIER_CMD_PRIVATE_EXPEDITED (Linux >= 4.14):
+ *    every running thread of the process executes a full barrier before the
+ *    call returns; threads that are not running get one from the context
+ *    switch. One system call for all threads.
+ * 2. Fallback, where membarrier is unavailable (or TLP_NO_MEMBARRIER=1): a
+ *    signal to each pending thread whose handler runs a seq_cst fence and
+ *    acknowledges (liburcu's "signal" flavour does the same). The signal is
+ *    SIGRTMIN+7, or TLP_BARRIER_SIGNAL=N; it is installed only if its
+ *    disposition is the default. Installed with SA_RESTART, but calls that
+ *    the kernel never restarts (epoll_wait, poll, nanosleep, ...) may return
+ *    EINTR in threads that hold cached objects when a drain runs.
+ *    A thread that does not acknowledge within 100 ms (it blocks the signal)
+ *    is left alone by that drain.
+ * 3. Neither: drains do not take magazines from other threads.
  */
 #include "internal.h"
 
 #include <linux/membarrier.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+enum { NONE, MEMBARRIER, SIGNAL };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool available;
+static int mode = NONE;
+static int barrier_signal;
 
 static long membarrier(int cmd, unsigned flags)
 {
     return syscall(__NR_membarrier, cmd, flags, 0);
 }
 
+static void on_barrier_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    /* The fence is the point of the handler: it orders the interrupted
+     * code's earlier stores (busy = 1) before its later loads (loaded[]),
+     * as seen from the drainer, which waits for the acknowledgement. */
+    atomic_thread_fence(memory_order_seq_cst);
+    tlp__thread *t = tlp__tls;
+    if (t != &tlp__sentinel_thread)
+        atomic_fetch_add_explicit(&((tlp_thread_rec *)t)->acks, 1, memory_order_release);
+    errno = saved;
+}
+
+static bool install_signal(void)
+{
+    const char *env = getenv("TLP_BARRIER_SIGNAL");
+    int sig = env && *env ? atoi(env) : SIGRTMIN + 7;
+    if (sig <= 0 || sig > SIGRTMAX)
+        return false;
+    struct sigaction old, sa = { 0 };
+    if (sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+        return false;
+    sa.sa_handler = on_barrier_signal;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) != 0)
+        return false;
+    barrier_signal = sig;
+    return true;
+}
+
 static void probe(void)
 {
     const char *off = getenv("TLP_NO_MEMBARRIER");
-    if (off && *off && *off != '0')
-        return;
-    long cmds = membarrier(MEMBARRIER_CMD_QUERY, 0);
-    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
-        return;
-    /* Registration is per process and must precede the first use. */
-    available = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0;
+    if (!(off && *off && *off != '0')) {
+        long cmds = membarrier(MEMBARRIER_CMD_QUERY, 0);
+        /* Registration is per process and must precede the first use. */
+        if (cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+            membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0) {
+            mode = MEMBARRIER;
+            return;
+        }
+    }
+    if (install_signal())
+        mode = SIGNAL;
 }
 
 bool tlp__heavy_barrier_available(void)
 {
     pthread_once(&once, probe);
-    return available;
+    return mode != NONE;
 }
 
-void tlp__heavy_barrier(void)
+void tlp__heavy_barrier(tlp_thread_rec *pending)
 {
-    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0)
-        abort(); /* cannot fail once registered (EINVAL/EPERM only before) */
+    if (mode == MEMBARRIER) {
+        if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0)
+            abort(); /* cannot fail once registered */
+        return;
+    }
+    /* Signal mode. Our own stores (the unloads) must be visible before any
+     * handler's fence: a seq_cst fence here pairs with the handler's. */
+    atomic_thread_fence(memory_order_seq_cst);
+    tlp__thread *self = tlp__tls;
+    for (tlp_thread_rec *r = pending; r; r = r->pending) {
+        if (&r->pub == self) {
+            r->ack_goal = 0; /* we are not in a fast path: nothing to wait for */
+            continue;
+        }
+        r->ack_goal = atomic_load_explicit(&r->acks, memory_order_relaxed) + 1;
+        if (pthread_kill(r->tid, barrier_signal) != 0)
+            r->ack_goal = UINT64_MAX; /* cannot be reached */
+    }
+}
+
+bool tlp__heavy_barrier_reached(tlp_thread_rec *r)
+{
+    if (mode != SIGNAL || r->ack_goal == 0)
+        return true;
+    if (r->ack_goal == UINT64_MAX)
+        return false;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    /* Acquire pairs with the handler's release: its fence happened-before. */
+    while (atomic_load_explicit(&r->acks, memory_order_acquire) < r->ack_goal) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) > 100000000L)
+            return false;
+        sched_yield();
+    }
+    return true;
 }
 
 bool tlp__remote_drain_ok(void)

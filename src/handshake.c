@@ -89,14 +89,23 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
 
     /* Phase 2: one heavy barrier for all of them. Destroy (detach) needs
      * none: its precondition is that no thread uses the pool. */
+    bool barrier = false;
 #if !defined(TLP_FENCED) && TLP_FASTPATH
-    if (remote && !detach)
-        tlp__heavy_barrier();
+    barrier = remote && !detach;
+    if (barrier)
+        tlp__heavy_barrier(pending);
 #endif
 
     /* Phase 3: wait for any fast path in flight, then the magazines are ours. */
     for (tlp_thread_rec *r = pending; r; r = pending) {
         pending = r->pending;
+        if (barrier && !tlp__heavy_barrier_reached(r)) {
+            /* Not reached (signal fallback: the thread blocks the signal):
+             * leave its cache as it was. */
+            tlp__thread_load(r, slot, r->cur[slot]);
+            pthread_mutex_unlock(&r->lock);
+            continue;
+        }
         wait_idle(r);
         take(pool, &list, r->cur[slot]);
         take(pool, &list, r->prev_mag[slot]);

@@ -113,7 +113,10 @@ typedef struct tlp_thread_rec {
     pthread_mutex_t lock;    /* owner's slow path, drains, destroy */
     struct tlp_thread_rec *next, *prev;  /* registry list */
     struct tlp_thread_rec *pending;      /* handshake.c scratch (registry lock) */
+    uint64_t ack_goal;                   /* barrier.c scratch (registry lock) */
     uint32_t home;           /* home shard seed */
+    pthread_t tid;           /* for the signal barrier (barrier.c) */
+    _Atomic uint64_t acks;   /* signal barriers this thread has run */
     tlp__mag *cur[TLP_MAX_POOLS];   /* the loaded magazine (authoritative copy) */
     tlp__mag *prev_mag[TLP_MAX_POOLS];
 } tlp_thread_rec;
@@ -162,9 +165,13 @@ tlp__mag *tlp__victim_swap(tlp_pool *pool, tlp__mag *list, uint64_t objs);
 tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach);
 /* May drains take magazines from other, running threads? */
 bool tlp__remote_drain_ok(void);
-/* barrier.c */
+/* barrier.c: the heavy side of the handshake. barrier() must be called
+ * with the registry lock held, after the pending threads' loaded slots were
+ * swapped; it returns false for a thread it could not reach (signal mode: no
+ * acknowledgement in time), whose magazines must then be left alone. */
 bool tlp__heavy_barrier_available(void);
-void tlp__heavy_barrier(void);
+void tlp__heavy_barrier(tlp_thread_rec *pending);
+bool tlp__heavy_barrier_reached(tlp_thread_rec *r);
 
 /* drainer.c */
 void tlp__drainer_add(tlp_pool *pool);

@@ -15,7 +15,11 @@ tlp__mag *tlp__mag_alloc(tlp_pool *pool)
         pool->spares = m->next;
     pthread_mutex_unlock(&pool->spare_lock);
     if (!m) {
-        m = malloc(sizeof *m + (size_t)pool->mag_cap * sizeof(void *));
+        /* Cache-line aligned and sized: two threads' magazines never
+         * share a line, so their fast paths do not false-share. */
+        size_t size = sizeof *m + (size_t)pool->mag_cap * sizeof(void *);
+        size = (size + TLP_CACHELINE - 1) & ~(size_t)(TLP_CACHELINE - 1);
+        m = aligned_alloc(TLP_CACHELINE, size);
         if (!m)
             return NULL;
     }

@@ -118,6 +118,8 @@ tlp_thread_rec *tlp__thread_self(void)
     atomic_init(&r->pub.busy, 0);
     pthread_mutex_init(&r->lock, NULL);
     r->home = atomic_fetch_add_explicit(&next_home, 1, memory_order_relaxed);
+    r->tid = pthread_self();
+    atomic_init(&r->acks, 0);
     if (pthread_setspecific(exit_key, r) != 0) {
         pthread_mutex_destroy(&r->lock);
         free(r);
