@@ -62,6 +62,13 @@ extern "C" {
 /* Returns the version of the library linked at run time (TLP_VERSION_HEX). */
 TLP_API unsigned tlp_version(void);
 
+/* How the linked library was built: a mask of TLP_FEATURE_* bits. */
+#define TLP_FEATURE_CHECKED  1u  /* TLP_CHECKED: misuse stops the program */
+#define TLP_FEATURE_POISON   2u  /* TLP_POISON: idle objects poisoned (ASan/valgrind) */
+#define TLP_FEATURE_FENCED   4u  /* TLP_FENCED: seq-cst handshake, no membarrier */
+#define TLP_FEATURE_FASTPATH 8u  /* the inline fast path is live (not checked/poison) */
+TLP_API unsigned tlp_build_features(void);
+
 /* ------------------------------------------------------------------------ */
 /* Pools                                                                      */
 /* ------------------------------------------------------------------------ */

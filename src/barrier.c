@@ -94,8 +94,12 @@ bool tlp__heavy_barrier_available(void)
 void tlp__heavy_barrier(tlp_thread_rec *pending)
 {
     if (mode == MEMBARRIER) {
-        if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0)
-            abort(); /* cannot fail once registered */
+        if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0)
+            return;
+        /* EPERM: a fork()ed child has a new mm, not registered yet. */
+        if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) != 0 ||
+            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0)
+            abort(); /* registered: the command cannot fail */
         return;
     }
     /* Signal mode. Our own stores (the unloads) must be visible before any

@@ -30,7 +30,7 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
     } else {
         tlp__mag *full = tlp__shard_pop(pool, r->home);
         if (full) {
-            if (m && !p)
+            if (m && !p && pool->two_mags)
                 r->prev_mag[slot] = m;
             else if (m)
                 tlp__mag_recycle(pool, m);
@@ -62,12 +62,14 @@ void *tlp__get_slow(tlp_pool *pool)
         if (obj)
             tlp__count(&pool->hits_victim, 1);
     }
-    if (!obj)
-        obj = tlp__obj_make(pool); /* counts; errno = ENOMEM on failure */
     if (obj) {
-        tlp__track_unpoison(obj, pool->obj_size);
-        tlp__check_got(pool, obj);
+        tlp__track_unpoison(obj, pool->obj_size); /* recycled: accessible again */
+    } else {
+        obj = tlp__obj_make(pool); /* counts; errno = ENOMEM on failure */
+        if (!obj)
+            return NULL;
     }
+    tlp__check_got(pool, obj);
     return obj;
 }
 
@@ -96,8 +98,12 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
                 *failed = true;
                 return NULL;
             }
-            spill = p; /* full (or NULL): goes to the shared tier */
-            r->prev_mag[slot] = m;
+            if (pool->two_mags) {
+                spill = p; /* full (or NULL): goes to the shared tier */
+                r->prev_mag[slot] = m;
+            } else {
+                spill = m;
+            }
             m = e;
         }
     }

@@ -18,10 +18,12 @@ static tlp__mag *concat(tlp__mag *a, tlp__mag *b)
     return a;
 }
 
-/* Unlinks the first generation of every tier. */
-static tlp__mag *unlink_idle(tlp_pool *pool)
+/* Takes the pool's drain_lock (drains of one pool run one at a time) and
+ * unlinks the first generation of every tier. Lock order: registry first. */
+static tlp__mag *lock_and_unlink_idle(tlp_pool *pool)
 {
     pthread_mutex_lock(&tlp__registry_lock);
+    pthread_mutex_lock(&pool->drain_lock);
     tlp__mag *list = tlp__take_thread_mags(pool, tlp__remote_drain_ok(), false);
     pthread_mutex_unlock(&tlp__registry_lock);
     return concat(list, tlp__shard_take_all(pool));
@@ -30,8 +32,7 @@ static tlp__mag *unlink_idle(tlp_pool *pool)
 void tlp_drain(tlp_pool *pool)
 {
     tlp__check_pool(pool, "tlp_drain");
-    pthread_mutex_lock(&pool->drain_lock);
-    tlp__mag *young = unlink_idle(pool);
+    tlp__mag *young = lock_and_unlink_idle(pool);
     tlp__mag *old = tlp__victim_swap(pool, young, tlp__mag_list_objs(young));
     pthread_mutex_unlock(&pool->drain_lock);
 
@@ -42,8 +43,7 @@ void tlp_drain(tlp_pool *pool)
 void tlp_release_idle(tlp_pool *pool)
 {
     tlp__check_pool(pool, "tlp_release_idle");
-    pthread_mutex_lock(&pool->drain_lock);
-    tlp__mag *young = unlink_idle(pool);
+    tlp__mag *young = lock_and_unlink_idle(pool);
     tlp__mag *old = tlp__victim_swap(pool, NULL, 0);
     pthread_mutex_unlock(&pool->drain_lock);
 

@@ -75,28 +75,56 @@ static void *drainer_main(void *arg)
     return NULL;
 }
 
+static bool start_locked(void)
+{
+    drainer *d = calloc(1, sizeof *d);
+    sigset_t all, old;
+    sigfillset(&all);
+    /* The drainer takes no signals: the application's handlers run in its
+     * own threads. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = d && pthread_create(&d->thread, NULL, drainer_main, d) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ok)
+        running = d;
+    else
+        free(d);
+    return ok;
+}
+
+void tlp__drainer_atfork(int phase)
+{
+    pthread_once(&cond_once, init_cond);
+    if (phase == TLP_FORK_PREPARE) {
+        pthread_mutex_lock(&lock);
+        return;
+    }
+    if (phase == TLP_FORK_CHILD) {
+        /* The drainer thread did not come along. A drain it had started is
+         * lost (its locks were free: prepare took them all). */
+        free(running);
+        running = NULL;
+        /* The condition variable may count the dead drainer as a waiter:
+         * a broadcast in the child would wait for it forever. Start afresh. */
+        init_cond();
+        for (unsigned i = 0; i < npools; i++)
+            pools[i]->drain_busy = false;
+        if (npools)
+            start_locked();
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void tlp__drainer_add(tlp_pool *pool)
 {
     pthread_once(&cond_once, init_cond);
     pthread_mutex_lock(&lock);
     pool->next_drain_ns = now_ns() + (uint64_t)pool->drain_ms * 1000000u;
     pools[npools++] = pool;
-    if (!running) {
-        drainer *d = calloc(1, sizeof *d);
-        sigset_t all, old;
-        sigfillset(&all);
-        /* The drainer takes no signals: the application's handlers run
-         * in its own threads. */
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        if (d && pthread_create(&d->thread, NULL, drainer_main, d) == 0) {
-            running = d;
-        } else {
-            /* No drainer thread: pools still work; drains happen when the
-             * next pool with drain_ms is created or by tlp_drain calls. */
-            free(d);
-        }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    /* No drainer thread (no memory): pools still work; the next pool with
+     * drain_ms tries again, and tlp_drain works as ever. */
+    if (!running)
+        (void)start_locked();
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
 }

@@ -17,9 +17,11 @@
  *   sentinel  tlp__empty_mag (count 0, fast_cap 0) and the sentinel thread:
  *             the fast path reads them instead of testing for NULL.
  *
- * Lock order (outer to inner): pool drain_lock -> registry_lock -> thread
+ * Lock order (outer to inner): registry_lock -> pool drain_lock -> thread
  * lock -> one of a pool's shard / victim / spare locks (never two of those at
- * once). The drainer's schedule lock (drainer.c) is taken alone.
+ * once, but for fork.c, which takes them all in a fixed order). The
+ * drainer's schedule lock and the pressure watcher's lock are taken alone
+ * (fork.c takes them first).
  * Hooks (obj_new, obj_reset, obj_free) are never called with a lock held.
  */
 #ifndef TLP_INTERNAL_H
@@ -68,6 +70,7 @@ struct tlp_pool {
     void (*obj_free)(void *obj, void *ctx);
     void *ctx;
     uint32_t mag_cap;      /* objects per magazine: thread_cache / 2 */
+    bool two_mags;         /* false for thread_cache 1: no previous magazine */
     uint32_t fast_cap;     /* fast_cap of this pool's magazines (0: every put is slow) */
     uint32_t nshards;
     uint64_t max_idle;     /* 0 = none */
@@ -176,6 +179,12 @@ bool tlp__heavy_barrier_reached(tlp_thread_rec *r);
 /* drainer.c */
 void tlp__drainer_add(tlp_pool *pool);
 void tlp__drainer_remove(tlp_pool *pool);
+
+/* fork.c: pthread_atfork handlers, installed at the first pool create */
+enum { TLP_FORK_PREPARE, TLP_FORK_PARENT, TLP_FORK_CHILD };
+void tlp__fork_init(void);
+void tlp__drainer_atfork(int phase);
+void tlp__pressure_atfork(int phase);
 
 /* check.c: checked builds only (no-ops otherwise) */
 void tlp__check_pool(const tlp_pool *pool, const char *what);

@@ -12,6 +12,24 @@ unsigned tlp_version(void)
     return TLP_VERSION_HEX;
 }
 
+unsigned tlp_build_features(void)
+{
+    unsigned f = 0;
+#ifdef TLP_CHECKED
+    f |= TLP_FEATURE_CHECKED;
+#endif
+#ifdef TLP_POISON
+    f |= TLP_FEATURE_POISON;
+#endif
+#ifdef TLP_FENCED
+    f |= TLP_FEATURE_FENCED;
+#endif
+#if TLP_FASTPATH
+    f |= TLP_FEATURE_FASTPATH;
+#endif
+    return f;
+}
+
 static int check_config(const tlp_config *cfg)
 {
     if (!cfg || cfg->obj_size == 0 || cfg->obj_size > PTRDIFF_MAX / 2)
@@ -62,7 +80,10 @@ int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
     pool->obj_free = cfg->obj_free;
     pool->ctx = cfg->ctx;
     unsigned tc = cfg->thread_cache ? cfg->thread_cache : TLP_DEFAULT_THREAD_CACHE;
-    pool->mag_cap = tc > 1 ? (tc + 1) / 2 : 1;
+    /* Two magazines of tc/2 (rounded down: a thread never keeps more than
+     * tc); thread_cache 1 gets a single magazine of one. */
+    pool->mag_cap = tc > 1 ? tc / 2 : 1;
+    pool->two_mags = tc > 1;
     /* A reset hook must run on every put: no inline puts for such pools. */
     pool->fast_cap = (TLP_FASTPATH && !cfg->obj_reset) ? pool->mag_cap : 0;
     pool->nshards = nshards;
@@ -77,6 +98,7 @@ int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
     pthread_mutex_init(&pool->check_lock, NULL);
 #endif
     (void)tlp__heavy_barrier_available(); /* register membarrier early */
+    tlp__fork_init();
 
     pthread_mutex_lock(&tlp__registry_lock);
     err = tlp__slot_alloc(pool);

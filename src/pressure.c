@@ -78,6 +78,21 @@ out:
     return err;
 }
 
+void tlp__pressure_atfork(int phase)
+{
+    if (phase == TLP_FORK_PREPARE) {
+        pthread_mutex_lock(&lock);
+        return;
+    }
+    if (phase == TLP_FORK_CHILD && psi_fd >= 0) {
+        /* The watcher thread did not come along; the child may start its own. */
+        close(psi_fd);
+        close(stop_fd);
+        psi_fd = stop_fd = -1;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 void tlp_pressure_watch_stop(void)
 {
     pthread_mutex_lock(&lock);

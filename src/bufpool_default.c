@@ -1,0 +1,108 @@
+/*
+ * The process-wide default buffer pool and the tlp_buf_* drop-ins for
+ * malloc/calloc/realloc/free/malloc_usable_size.
+ *
+ * The default pool is made on first use and lives as long as the process.
+ * It is never destroyed: a buffer may be freed by a static destructor or a
+ * detached thread after any exit hook of ours would have run. At exit, idle
+ * buffers are still reachable (the class pools hold the start of each
+ * allocation, and the pools are reachable from the static pointer below), so
+ * valgrind and LeakSanitizer do not report them as leaks; buffers the
+ * program never freed are reported, as with malloc.
+ */
+#include "bufpool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* No background drains for the default pool: a malloc replacement should
+ * not start a thread behind the caller's back (fork, sandboxes, and a thread
+ * still running at exit shows up in valgrind as "possibly lost"). Its idle
+ * memory is bounded by the budget and the thread caches; the application
+ * may call tlp_bufpool_drain(tlp_bufpool_default()) from its own timer, or
+ * start tlp_pressure_watch_start(), which releases it under pressure. */
+#define DEFAULT_DRAIN_MS 0u
+
+/* Published with release once complete; read with acquire (a plain load on
+ * x86-64 and AArch64 ldar) so the pool's fields are visible to any reader. */
+static _Atomic(tlp_bufpool *) default_bp;
+/* A mutex rather than pthread_once: if creation fails (ENOMEM, or
+ * TLP_MAX_POOLS pools alive), a later call tries again. */
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
+{
+    pthread_mutex_lock(&default_lock);
+    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_relaxed);
+    if (!bp) {
+        tlp_bufpool_config cfg = {
+            .drain_ms = DEFAULT_DRAIN_MS,
+            .name = "tlp_buf",
+        };
+        int err = tlp_bufpool_create(&cfg, &bp);
+        if (err) {
+            bp = NULL;
+            errno = ENOMEM;
+        } else {
+            atomic_store_explicit(&default_bp, bp, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&default_lock);
+    return bp;
+}
+
+static inline tlp_bufpool *get_default(void)
+{
+    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_acquire);
+    return __builtin_expect(bp != NULL, 1) ? bp : create_default();
+}
+
+/* For free/size/realloc of a non-NULL pointer. The pool normally exists
+ * already; if not, it is made, so a foreign pointer gets the usual message. */
+static inline tlp_bufpool *existing_default(const void *ptr, const char *fn)
+{
+    tlp_bufpool *bp = get_default();
+    if (__builtin_expect(bp == NULL, 0))
+        tlp__buf_fatal(NULL, "%s(%p): the default buffer pool cannot be created", fn, ptr);
+    return bp;
+}
+
+tlp_bufpool *tlp_bufpool_default(void)
+{
+    return get_default();
+}
+
+void *tlp_buf_alloc(size_t size)
+{
+    tlp_bufpool *bp = get_default();
+    return bp ? tlp__bufpool_alloc(bp, size) : NULL;
+}
+
+void *tlp_buf_calloc(size_t n, size_t size)
+{
+    tlp_bufpool *bp = get_default();
+    return bp ? tlp__bufpool_calloc(bp, n, size) : NULL;
+}
+
+void *tlp_buf_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return tlp_buf_alloc(size);
+    return tlp__bufpool_realloc(existing_default(ptr, "tlp_buf_realloc"), ptr, size,
+                                "tlp_buf_realloc");
+}
+
+void tlp_buf_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    tlp__bufpool_free(existing_default(ptr, "tlp_buf_free"), ptr, "tlp_buf_free");
+}
+
+size_t tlp_buf_size(const void *ptr)
+{
+    if (!ptr)
+        return 0;
+    return tlp__bufpool_size(existing_default(ptr, "tlp_buf_size"), ptr, "tlp_buf_size");
+}

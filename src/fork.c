@@ -1,0 +1,138 @@
+/*
+ * fork() safety (pthread_atfork). Before the fork the forking thread takes
+ * every lock of the library, in the documented order, so no lock is held by
+ * a thread that will not exist in the child. The parent then releases them.
+ * The child, which has only the forking thread, also adopts the caches of
+ * the threads that did not come along (their magazines move to the shared
+ * tier: the objects are valid memory in the child) and restarts the
+ * background drainer if pools need it.
+ *
+ * A magazine is consistent at every instruction of the fast path (a get
+ * reads the object before lowering count; a put writes it before raising
+ * count), so a thread caught mid-operation by the fork leaves a usable one.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static void pool_locks(tlp_pool *p, bool lock)
+{
+    /* Fixed order: shards by index, victim, spare, check. Nothing else holds
+     * two of these at once, so this order cannot deadlock. */
+    if (lock) {
+        for (uint32_t i = 0; i < p->nshards; i++)
+            pthread_mutex_lock(&p->shards[i].lock);
+        pthread_mutex_lock(&p->victim_lock);
+        pthread_mutex_lock(&p->spare_lock);
+#ifdef TLP_CHECKED
+        pthread_mutex_lock(&p->check_lock);
+#endif
+    } else {
+#ifdef TLP_CHECKED
+        pthread_mutex_unlock(&p->check_lock);
+#endif
+        pthread_mutex_unlock(&p->spare_lock);
+        pthread_mutex_unlock(&p->victim_lock);
+        for (uint32_t i = p->nshards; i-- > 0;)
+            pthread_mutex_unlock(&p->shards[i].lock);
+    }
+}
+
+static void prepare(void)
+{
+    tlp__drainer_atfork(TLP_FORK_PREPARE);
+    tlp__pressure_atfork(TLP_FORK_PREPARE);
+    pthread_mutex_lock(&tlp__registry_lock);
+    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+        if (tlp__pools[s])
+            pthread_mutex_lock(&tlp__pools[s]->drain_lock);
+    for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
+        pthread_mutex_lock(&r->lock);
+    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+        if (tlp__pools[s])
+            pool_locks(tlp__pools[s], true);
+}
+
+static void release_all(void)
+{
+    for (uint32_t s = TLP_MAX_POOLS; s-- > 0;)
+        if (tlp__pools[s])
+            pool_locks(tlp__pools[s], false);
+    for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
+        pthread_mutex_unlock(&r->lock);
+    for (uint32_t s = TLP_MAX_POOLS; s-- > 0;)
+        if (tlp__pools[s])
+            pthread_mutex_unlock(&tlp__pools[s]->drain_lock);
+    pthread_mutex_unlock(&tlp__registry_lock);
+}
+
+static void parent(void)
+{
+    release_all();
+    tlp__pressure_atfork(TLP_FORK_PARENT);
+    tlp__drainer_atfork(TLP_FORK_PARENT);
+}
+
+/* Child, all locks held: link a dead thread's magazine into its pool's
+ * shard directly (no max_idle release: no hooks inside a fork handler). */
+static void adopt(tlp_pool *p, tlp__mag *m)
+{
+    if (!m)
+        return;
+    if (!m->count) {
+        m->next = p->spares;
+        p->spares = m;
+        return;
+    }
+    tlp_shard *s = &p->shards[0];
+    m->next = s->mags;
+    s->mags = m;
+    atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + m->count,
+                          memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->shared_objs, m->count, memory_order_relaxed);
+}
+
+static void child(void)
+{
+    tlp__thread *self = tlp__tls;
+    tlp_thread_rec *r = tlp__threads, *keep = NULL;
+    while (r) {
+        tlp_thread_rec *next = r->next;
+        if (&r->pub == self) {
+            keep = r;
+        } else {
+            for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
+                tlp_pool *p = tlp__pools[s];
+                if (!p)
+                    continue;
+                adopt(p, r->cur[s]);
+                adopt(p, r->prev_mag[s]);
+                tlp__count(&p->retired_puts, r->pub.puts[s]);
+            }
+            free(r); /* its lock is held by us and dies with it */
+        }
+        r = next;
+    }
+    tlp__threads = keep;
+    if (keep)
+        keep->next = keep->prev = NULL;
+    /* Waiters of the parent (a destroy waiting for references) may be
+     * counted in the condition variable; they do not exist here. */
+    pthread_cond_init(&tlp__registry_cond, NULL);
+    release_all();
+    tlp__pressure_atfork(TLP_FORK_CHILD);
+    tlp__drainer_atfork(TLP_FORK_CHILD);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void install(void)
+{
+    if (pthread_atfork(prepare, parent, child) != 0)
+        abort(); /* ENOMEM at start-up */
+}
+
+void tlp__fork_init(void)
+{
+    pthread_once(&once, install);
+}
