@@ -112,18 +112,48 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
     return spill;
 }
 
+#if TLP_FASTPATH
+/* Pools with a reset hook: after the hook has run (out of line, busy == 0,
+ * so the hook may use pools itself), the push is the inline fast path's,
+ * with the same handshake (see tlpool.h), and no lock. */
+static bool put_after_reset(tlp_pool *pool, void *obj)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__thread *t = tlp__tls;
+    TLP__ENTER(t);
+    tlp__mag *m = TLP__LOADED(t, slot);
+    uintptr_t n = m->count;
+    /* The empty sentinel has count 0 but must never be written. */
+    bool ok = m != &tlp__empty_mag && n < pool->mag_cap;
+    if (ok) {
+        m->objs[n] = obj;
+        m->count = n + 1;
+        t->puts[slot]++;
+    }
+    TLP__LEAVE(t);
+    return ok;
+}
+#endif
+
 void tlp__put_slow(tlp_pool *pool, void *obj)
 {
     if (!obj)
         return;
     tlp__check_pool(pool, "tlp_put");
     tlp__check_put(pool, obj);
-    tlp__count(&pool->slow_puts, 1);
-    if (pool->obj_reset && !pool->obj_reset(obj, pool->ctx)) {
-        tlp__count(&pool->dropped_reset, 1);
-        tlp__obj_release(pool, obj);
-        return;
+    if (pool->obj_reset) {
+        if (!pool->obj_reset(obj, pool->ctx)) {
+            tlp__count(&pool->slow_puts, 1);
+            tlp__count(&pool->dropped_reset, 1);
+            tlp__obj_release(pool, obj);
+            return;
+        }
+#if TLP_FASTPATH
+        if (put_after_reset(pool, obj))
+            return;
+#endif
     }
+    tlp__count(&pool->slow_puts, 1);
     tlp__track_poison(obj, pool->obj_size);
 
     tlp_thread_rec *r = tlp__thread_self();
