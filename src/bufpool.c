@@ -48,7 +48,7 @@
 _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "tlpool: buffer pool \"%s\": ", bp ? bp->name : "(none)");
+    fprintf(stderr, "tlpool: buffer pool '%s': ", bp ? bp->name : "?");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -223,7 +223,7 @@ void tlp_bufpool_destroy(tlp_bufpool *bp)
 #ifdef TLP_CHECKED
     uint64_t large = atomic_load_explicit(&bp->large_out, memory_order_relaxed);
     if (large)
-        tlp__buf_fatal(bp, "tlp_bufpool_destroy: %llu large buffers still out",
+        tlp__buf_fatal(bp, "tlp_bufpool_destroy with %llu large buffer(s) still out (not freed)",
                        (unsigned long long)large);
 #endif
     /* Buffers of a class still out are the core's to report (checked builds). */
@@ -265,6 +265,9 @@ static size_t large_size(const void *ptr)
 
 static void large_free(tlp_bufpool *bp, void *ptr)
 {
+    /* explicit_bzero: a memset right before free() may be optimised away. */
+    if (bp->zero_on_free)
+        explicit_bzero(ptr, large_size(ptr));
     free((char *)ptr - 2 * HDR);
     atomic_fetch_sub_explicit(&bp->large_out, 1, memory_order_relaxed);
 }
@@ -368,8 +371,9 @@ void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *
     size_t old;
     if (i == TLP__BUF_LARGE) {
         old = large_size(ptr);
-        if (size > bp->max_size) {
-            /* large to large: the system realloc may move pages, not bytes. */
+        /* large to large: the system realloc may move pages, not bytes. Not
+         * with zero_on_free: it would release the old block unzeroed. */
+        if (size > bp->max_size && !bp->zero_on_free) {
             if (size > LARGE_LIMIT) {
                 errno = ENOMEM;
                 return NULL;

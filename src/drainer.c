@@ -154,3 +154,22 @@ void tlp__drainer_remove(tlp_pool *pool)
         free(d);
     }
 }
+
+/* At exit, stop and join the drainer thread: no thread is left running
+ * behind the program's back (valgrind would report its stack and TLS as
+ * possibly lost). Pools still alive simply get no more background drains. */
+__attribute__((destructor)) static void stop_at_exit(void)
+{
+    pthread_mutex_lock(&lock);
+    drainer *d = running;
+    running = NULL;
+    if (d) {
+        d->stop = true;
+        pthread_cond_broadcast(&cond);
+    }
+    pthread_mutex_unlock(&lock);
+    if (d) {
+        pthread_join(d->thread, NULL);
+        free(d);
+    }
+}
