@@ -180,6 +180,11 @@ int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
     bp->nclasses = n;
     bp->grid_min = gmin;
     bp->max_size = tlp__buf_grid_size(gmin + n - 1);
+    bp->small_max = bp->max_size < TLP__BUF_SMALL_MAX ? bp->max_size : TLP__BUF_SMALL_MAX;
+    for (size_t q = 0; q * TLP__BUF_QUANTUM <= bp->small_max; q++) {
+        uint32_t g = tlp__buf_grid(q * TLP__BUF_QUANTUM);
+        bp->small_class[q] = (uint8_t)(g > gmin ? g - gmin : 0);
+    }
     bp->zero_on_free = cfg->zero_on_free;
     bp->max_idle_bytes = budget;
 
@@ -297,18 +302,30 @@ static void checked_got(tlp_bufpool *bp, void *p, uint32_t cls)
 void *tlp__bufpool_alloc(tlp_bufpool *bp, size_t size)
 {
     if (likely(size <= bp->max_size)) {
-        uint32_t i = class_of(bp, size);
+        uint32_t i = size <= bp->small_max
+                         ? bp->small_class[(size + TLP__BUF_QUANTUM - 1) / TLP__BUF_QUANTUM]
+                         : class_of(bp, size);
         char *base = tlp_get(bp->classes[i].pool);
-        if (unlikely(!base)) {
-            errno = ENOMEM;
+        /* NULL: tlp_get has set errno = ENOMEM already. */
+        if (unlikely(!base))
             return NULL;
-        }
 #ifdef TLP_CHECKED
         checked_got(bp, base + HDR, i);
 #endif
         return base + HDR;
     }
     return large_alloc(bp, size, false);
+}
+
+/* Out of line, so that the common free keeps no stack frame. */
+__attribute__((noinline)) static void free_zeroed(tlp__bufclass *c, void *ptr)
+{
+    /* Zero the whole usable size: the user may have written all of it. */
+    memset(ptr, 0, c->size);
+#ifdef TLP_CHECKED
+    tlp__buf_hdr_of(ptr)->cookie = TLP__BUF_FREE;
+#endif
+    tlp_put(c->pool, (char *)ptr - HDR);
 }
 
 void tlp__bufpool_free(tlp_bufpool *bp, void *ptr, const char *fn)
@@ -321,9 +338,10 @@ void tlp__bufpool_free(tlp_bufpool *bp, void *ptr, const char *fn)
         return;
     }
     tlp__bufclass *c = &bp->classes[i];
-    /* Zero the whole usable size: the user may have written all of it. */
-    if (bp->zero_on_free)
-        memset(ptr, 0, c->size);
+    if (unlikely(bp->zero_on_free)) {
+        free_zeroed(c, ptr);
+        return;
+    }
 #ifdef TLP_CHECKED
     tlp__buf_hdr_of(ptr)->cookie = TLP__BUF_FREE;
 #endif
