@@ -48,13 +48,18 @@ static void thread_exit(void *arg)
     pthread_mutex_lock(&r->lock);
     for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
         tlp_pool *pool = tlp__pools[s];
+        /* A drain may have emptied the cache of a thread that put objects:
+         * its put count must survive it all the same. (Destroy zeroes the
+         * counters of its slot, so a non-zero count means a live pool.) */
+        if (r->pub.puts[s]) {
+            tlp__count(&pool->retired_puts, r->pub.puts[s]);
+            r->pub.puts[s] = 0;
+        }
         if (!r->cur[s] && !r->prev_mag[s])
             continue;
         tlp__mag *mags[2] = { r->cur[s], r->prev_mag[s] };
         r->cur[s] = r->prev_mag[s] = NULL;
         atomic_store_explicit(&r->pub.loaded[s], &tlp__empty_mag, memory_order_relaxed);
-        tlp__count(&pool->retired_puts, r->pub.puts[s]);
-        r->pub.puts[s] = 0;
         for (int i = 0; i < 2; i++) {
             if (!mags[i])
                 continue;

@@ -1,0 +1,3 @@
+#!/bin/bash -eu
+# ClusterFuzzLite / OSS-Fuzz entry point: the build lives in fuzz/build.sh.
+exec bash "$SRC/tlpool/fuzz/build.sh"
