@@ -38,10 +38,6 @@
 #define TLP__BUF_LINEAR_MAX 128u   /* last size of the 16-byte steps */
 #define TLP__BUF_LINEAR_N 8u       /* grid indexes 0..7: 16..128 */
 #define TLP__BUF_MAX_CLASSES 64u   /* = the size of tlp_bufpool_stats.classes */
-/* Sizes up to this find their class in a byte table (every grid size up to
- * it is a multiple of 16, so the class of n is the class of n rounded up to
- * 16): one load instead of the grid arithmetic on the hot path. */
-#define TLP__BUF_SMALL_MAX 1024u
 #define TLP__BUF_LARGE UINT32_MAX  /* buf_hdr.cls of a large buffer */
 
 /* Cookies: what a live / freed header holds. Freed headers are marked only in
@@ -73,8 +69,6 @@ struct tlp_bufpool {
     uint32_t nclasses;
     uint32_t grid_min;           /* grid index of class 0 */
     size_t max_size;             /* size of the largest class */
-    size_t small_max;            /* min(max_size, TLP__BUF_SMALL_MAX): small_class covers up to it */
-    uint8_t small_class[TLP__BUF_SMALL_MAX / TLP__BUF_QUANTUM + 1]; /* class of (size+15)/16 */
     bool zero_on_free;
     size_t max_idle_bytes;       /* as configured (SIZE_MAX: none) */
     char *name;
