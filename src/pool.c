@@ -116,9 +116,26 @@ int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
 
 #ifdef TLP_CHECKED
 /* Destroyed pools stay allocated (and reachable) in checked builds, so a use
- * after destroy is caught by the magic check instead of reading freed memory. */
+ * after destroy is caught by the magic check instead of reading freed memory.
+ * The last GRAVES of them: a program that creates and destroys pools all its
+ * life must not grow without bound (found by config_fuzzer: out of memory). */
+#define GRAVES 4096
 static pthread_mutex_t graveyard_lock = PTHREAD_MUTEX_INITIALIZER;
-static tlp_pool *graveyard;
+static tlp_pool *graveyard[GRAVES];
+static unsigned grave_next;
+
+static void bury(tlp_pool *pool)
+{
+    pthread_mutex_lock(&graveyard_lock);
+    tlp_pool *oldest = graveyard[grave_next];
+    graveyard[grave_next] = pool;
+    grave_next = (grave_next + 1) % GRAVES;
+    pthread_mutex_unlock(&graveyard_lock);
+    if (oldest) {
+        free(oldest->name);
+        free(oldest);
+    }
+}
 #endif
 
 void tlp_pool_destroy(tlp_pool *pool)
@@ -151,10 +168,7 @@ void tlp_pool_destroy(tlp_pool *pool)
 #ifdef TLP_CHECKED
     free(pool->out_set);
     pool->out_set = NULL;
-    pthread_mutex_lock(&graveyard_lock);
-    pool->victim = (tlp__mag *)(void *)graveyard; /* reuse a field as the link */
-    graveyard = pool;
-    pthread_mutex_unlock(&graveyard_lock);
+    bury(pool);
 #else
     free(pool->name);
     free(pool);
