@@ -96,7 +96,7 @@ typedef struct tlp_config {
 /*
  * Creates a pool. Returns 0 and sets *out, or returns an error and leaves *out
  * untouched:
- *   EINVAL  cfg or out NULL, obj_size 0, obj_align not a power of two or above
+ *   EINVAL  cfg or out NULL, obj_size 0 or above PTRDIFF_MAX / 2, obj_align not a power of two or above
  *           TLP_MAX_ALIGN, obj_new without obj_free (or the reverse),
  *           thread_cache > TLP_MAX_THREAD_CACHE, shards > TLP_MAX_SHARDS;
  *   ENOMEM  out of memory, or TLP_MAX_POOLS pools already alive.
