@@ -125,9 +125,8 @@ static void fill(buf *x)
 
 static void check_bytes(const unsigned char *p, size_t n, unsigned char want, const char *what)
 {
-    for (size_t i = 0; i < n; i++)
-        FZ_CHECK(p[i] == want, "%s: byte %zu of %zu is 0x%02x, expected 0x%02x", what, i, n, p[i],
-                 want);
+    size_t i = fz_first_not(p, n, want);
+    FZ_CHECK(i == n, "%s: byte %zu of %zu is 0x%02x, expected 0x%02x", what, i, n, p[i], want);
 }
 
 /* A buffer just returned for a request of req bytes. */

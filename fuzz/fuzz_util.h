@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct fz_input {
     const uint8_t *p;
@@ -56,6 +57,26 @@ static inline uint32_t fz_u32(fz_input *in)
 static inline uint64_t fz_u64(fz_input *in)
 {
     return fz_bytes(in, 8);
+}
+
+/*
+ * The index of the first byte of p[0..n) that is not `want`, or n. Compares
+ * against a filled block with memcmp: a byte loop here would be compiled
+ * with libFuzzer's comparison tracing and dominate the run time.
+ */
+static inline size_t fz_first_not(const void *p, size_t n, unsigned char want)
+{
+    unsigned char block[4096];
+    memset(block, want, sizeof block);
+    const unsigned char *b = p;
+    for (size_t off = 0; off < n; off += sizeof block) {
+        size_t len = n - off < sizeof block ? n - off : sizeof block;
+        if (memcmp(b + off, block, len) != 0)
+            for (size_t i = off; i < off + len; i++)
+                if (b[i] != want)
+                    return i;
+    }
+    return n;
 }
 
 /*

@@ -102,9 +102,9 @@ void model_fill(mpool *mp, mobj *m)
 void model_check_bytes(const mpool *mp, const mobj *m)
 {
     const unsigned char *b = m->p;
-    for (size_t i = 0; i < mp->v->obj_size; i++)
-        FZ_CHECK(b[i] == m->tag, "pool %s: byte %zu of idle object %p changed from 0x%02x to 0x%02x",
-                 mp->name, i, m->p, m->tag, b[i]);
+    size_t i = fz_first_not(b, mp->v->obj_size, m->tag);
+    FZ_CHECK(i == mp->v->obj_size, "pool %s: byte %zu of idle object %p changed from 0x%02x to 0x%02x",
+             mp->name, i, m->p, m->tag, b[i]);
 }
 
 /* ---- hooks (ctx is the mpool) ------------------------------------------- */
