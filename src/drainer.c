@@ -129,20 +129,12 @@ void tlp__drainer_add(tlp_pool *pool)
     pthread_mutex_unlock(&lock);
 }
 
-void tlp__drainer_remove(tlp_pool *pool)
+/* With lock held: if `stop`, tell the running drainer (if any) to stop;
+ * unlocks, then joins it outside the lock (it needs the lock to see stop). */
+static void stop_unlock_join(bool stop)
 {
-    pthread_once(&cond_once, init_cond);
-    pthread_mutex_lock(&lock);
-    for (unsigned i = 0; i < npools; i++) {
-        if (pools[i] == pool) {
-            pools[i] = pools[--npools];
-            break;
-        }
-    }
-    while (pool->drain_busy)
-        pthread_cond_wait(&cond, &lock);
     drainer *d = NULL;
-    if (npools == 0 && running) {
+    if (stop && running) {
         d = running;
         running = NULL;
         d->stop = true;
@@ -155,21 +147,26 @@ void tlp__drainer_remove(tlp_pool *pool)
     }
 }
 
+void tlp__drainer_remove(tlp_pool *pool)
+{
+    pthread_once(&cond_once, init_cond);
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < npools; i++) {
+        if (pools[i] == pool) {
+            pools[i] = pools[--npools];
+            break;
+        }
+    }
+    while (pool->drain_busy)
+        pthread_cond_wait(&cond, &lock);
+    stop_unlock_join(npools == 0);
+}
+
 /* At exit, stop and join the drainer thread: no thread is left running
  * behind the program's back (valgrind would report its stack and TLS as
  * possibly lost). Pools still alive simply get no more background drains. */
 __attribute__((destructor)) static void stop_at_exit(void)
 {
     pthread_mutex_lock(&lock);
-    drainer *d = running;
-    running = NULL;
-    if (d) {
-        d->stop = true;
-        pthread_cond_broadcast(&cond);
-    }
-    pthread_mutex_unlock(&lock);
-    if (d) {
-        pthread_join(d->thread, NULL);
-        free(d);
-    }
+    stop_unlock_join(true);
 }
