@@ -1,5 +1,6 @@
 // Buffer pools (issue 4): every call, class boundaries, realloc, zeroing,
 // statistics, the idle-bytes budget and bad input.
+#include "bufpool_test_util.h"
 #include <gtest/gtest.h>
 
 #include <tlpool.h>
@@ -28,34 +29,6 @@ std::vector<size_t> expected_default_classes()
     return v;
 }
 
-struct BufPool {
-    tlp_bufpool *bp = nullptr;
-    explicit BufPool(tlp_bufpool_config cfg = {})
-    {
-        int err = tlp_bufpool_create(&cfg, &bp);
-        if (err != 0 || bp == nullptr)
-            ADD_FAILURE() << "tlp_bufpool_create: " << err;
-    }
-    ~BufPool() { tlp_bufpool_destroy(bp); }
-    BufPool(const BufPool &) = delete;
-    BufPool &operator=(const BufPool &) = delete;
-    operator tlp_bufpool *() const { return bp; }
-};
-
-tlp_bufpool_stats stats_of(tlp_bufpool *bp)
-{
-    tlp_bufpool_stats s;
-    tlp_bufpool_stats_get(bp, &s);
-    return s;
-}
-
-uint64_t total_out(const tlp_bufpool_stats &s)
-{
-    uint64_t n = s.large_out;
-    for (unsigned i = 0; i < s.nclasses; i++)
-        n += s.classes[i].out;
-    return n;
-}
 
 void fill(void *p, size_t n, unsigned seed)
 {

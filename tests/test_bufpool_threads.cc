@@ -1,6 +1,7 @@
 // Buffer pools across threads: buffers freed by another thread, or after the
 // allocating thread exited; multi-threaded churn with random sizes (bounded
 // by operation counts, never by time); drains and stats running alongside.
+#include "bufpool_test_util.h"
 #include <gtest/gtest.h>
 
 #include <tlpool.h>
@@ -17,34 +18,6 @@ namespace {
 
 constexpr int kThreads = 4;
 
-struct BufPool {
-    tlp_bufpool *bp = nullptr;
-    explicit BufPool(tlp_bufpool_config cfg = {})
-    {
-        int err = tlp_bufpool_create(&cfg, &bp);
-        if (err != 0 || bp == nullptr)
-            ADD_FAILURE() << "tlp_bufpool_create: " << err;
-    }
-    ~BufPool() { tlp_bufpool_destroy(bp); }
-    BufPool(const BufPool &) = delete;
-    BufPool &operator=(const BufPool &) = delete;
-    operator tlp_bufpool *() const { return bp; }
-};
-
-tlp_bufpool_stats stats_of(tlp_bufpool *bp)
-{
-    tlp_bufpool_stats s;
-    tlp_bufpool_stats_get(bp, &s);
-    return s;
-}
-
-uint64_t total_out(const tlp_bufpool_stats &s)
-{
-    uint64_t n = s.large_out;
-    for (unsigned i = 0; i < s.nclasses; i++)
-        n += s.classes[i].out;
-    return n;
-}
 
 // A buffer stamped with its owner's tag: the first 8 bytes, 8 in the middle
 // and the last 8 hold values derived from the tag and the offset, so an
