@@ -398,41 +398,63 @@ TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
 #define TLP__LEAVE(t) TLP__STORE(&(t)->busy, 0u, TLP__RELEASE)
 #endif
 
-#if !defined(TLP_NO_INLINE)
-static inline void *tlp_get(tlp_pool *pool)
+/*
+ * The fast path on a pool's slot, for the library's own callers that know the
+ * slot already (the buffer pools); tlp_get/tlp_put below are these plus the
+ * slow path. They return false, having changed nothing, when the calling
+ * thread's magazine for the slot is empty (get) or full / not installed (put);
+ * the caller then calls tlp__get_slow / tlp__put_slow. obj must not be NULL.
+ */
+static inline bool tlp__get_fast(uint32_t slot, void **out)
 {
     tlp__thread *t = tlp__tls;
-    uint32_t slot = ((const tlp__pool_head *)(const void *)pool)->slot;
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(t, slot);
     uintptr_t n = m->count;
     if (TLP__LIKELY(n != 0)) {
-        void *obj = m->objs[n - 1];
+        *out = m->objs[n - 1];
         m->count = n - 1;
         TLP__LEAVE(t);
-        return obj;
+        return true;
     }
     TLP__LEAVE(t);
+    return false;
+}
+
+static inline bool tlp__put_fast(uint32_t slot, void *obj)
+{
+    tlp__thread *t = tlp__tls;
+    TLP__ENTER(t);
+    tlp__mag *m = TLP__LOADED(t, slot);
+    uintptr_t n = m->count;
+    /* fast_cap is 0 for pools with a reset hook, in checked builds and in the
+     * sentinel: those puts go out of line. */
+    if (TLP__LIKELY(n < m->fast_cap)) {
+        m->objs[n] = obj;
+        m->count = n + 1;
+        t->puts[slot]++;
+        TLP__LEAVE(t);
+        return true;
+    }
+    TLP__LEAVE(t);
+    return false;
+}
+
+#if !defined(TLP_NO_INLINE)
+static inline void *tlp_get(tlp_pool *pool)
+{
+    void *obj;
+    if (TLP__LIKELY(tlp__get_fast(((const tlp__pool_head *)(const void *)pool)->slot, &obj)))
+        return obj;
     return tlp__get_slow(pool);
 }
 
 static inline void tlp_put(tlp_pool *pool, void *obj)
 {
-    tlp__thread *t = tlp__tls;
-    uint32_t slot = ((const tlp__pool_head *)(const void *)pool)->slot;
-    TLP__ENTER(t);
-    tlp__mag *m = TLP__LOADED(t, slot);
-    uintptr_t n = m->count;
-    /* fast_cap is 0 for pools with a reset hook, in checked builds and in the
-     * sentinel: those puts (and NULL, see the slow path) go out of line. */
-    if (TLP__LIKELY(n < m->fast_cap && obj != NULL)) {
-        m->objs[n] = obj;
-        m->count = n + 1;
-        t->puts[slot]++;
-        TLP__LEAVE(t);
+    /* NULL goes to the slow path, which ignores it. */
+    if (TLP__LIKELY(obj != NULL &&
+                    tlp__put_fast(((const tlp__pool_head *)(const void *)pool)->slot, obj)))
         return;
-    }
-    TLP__LEAVE(t);
     tlp__put_slow(pool, obj);
 }
 #else

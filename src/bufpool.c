@@ -11,7 +11,7 @@
  * the pool is created (docs/BUFFERS.md says why): no counter is shared
  * between classes, so nothing but the core's own paths runs per buffer.
  */
-#include "bufpool.h"
+#include "bufpool_fast.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -57,11 +57,10 @@ _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)
     abort();
 }
 
-/* A header that is not a live buffer of bp: say what it most likely is. */
-__attribute__((cold, noinline)) _Noreturn static void bad_header(const tlp_bufpool *bp,
-                                                                 const tlp__buf_hdr *h,
-                                                                 const void *ptr, const char *fn)
+__attribute__((cold, noinline)) _Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp,
+                                                                  const void *ptr, const char *fn)
 {
+    const tlp__buf_hdr *h = tlp__buf_hdr_of(ptr);
     if (h->cookie == TLP__BUF_FREE && h->owner == bp)
         tlp__buf_fatal(bp, "%s(%p): double free (the buffer was already freed)", fn, ptr);
     if (h->cookie == TLP__BUF_FREE || h->cookie == TLP__BUF_LIVE) {
@@ -77,14 +76,13 @@ __attribute__((cold, noinline)) _Noreturn static void bad_header(const tlp_bufpo
                    fn, ptr, (unsigned)h->cookie);
 }
 
-/* Validates ptr's header (every build: it is one load of a line the free
- * reads anyway) and returns its class index or TLP__BUF_LARGE. */
-static inline uint32_t live_class(const tlp_bufpool *bp, const void *ptr, const char *fn)
+/* Validates ptr's header and returns its class index or TLP__BUF_LARGE. */
+static uint32_t live_class(const tlp_bufpool *bp, const void *ptr, const char *fn)
 {
     const tlp__buf_hdr *h = tlp__buf_hdr_of(ptr);
     if (unlikely(h->cookie != TLP__BUF_LIVE || h->owner != bp ||
                  (h->cls >= bp->nclasses && h->cls != TLP__BUF_LARGE)))
-        bad_header(bp, h, ptr, fn);
+        tlp__buf_bad_header(bp, ptr, fn);
     return h->cls;
 }
 
@@ -155,7 +153,8 @@ int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         return EINVAL;
     uint32_t gmin = tlp__buf_grid(minc), gmax = tlp__buf_grid(maxc);
     uint32_t n = gmax - gmin + 1;
-    if (n > TLP__BUF_MAX_CLASSES)
+    /* (gmax < TLP__BUF_GRID_N always holds: grid(MAX_CLASS_LIMIT) is 219.) */
+    if (n > TLP__BUF_MAX_CLASSES || gmax >= TLP__BUF_GRID_N)
         return EINVAL;
 
     /* The budget: each class may keep budget / n bytes in its shared tier.
@@ -211,6 +210,12 @@ int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             return err;
         }
     }
+    /* The fast paths' tables: grid indexes below class 0 are served by it. */
+    for (uint32_t i = 0; i < n; i++)
+        bp->slot_by_cls[i] = (uint16_t)((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
+    for (uint32_t g = 0; g < gmin + n; g++)
+        bp->slot_by_grid[g] = bp->slot_by_cls[g > gmin ? g - gmin : 0];
+    bp->fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;
     bp->magic = TLP__BUFPOOL_MAGIC;
     *out = bp;
     return 0;
@@ -236,7 +241,7 @@ void tlp_bufpool_destroy(tlp_bufpool *bp)
 
 /* ---- large buffers ------------------------------------------------------ */
 
-static void *large_alloc(tlp_bufpool *bp, size_t size, bool zero)
+void *tlp__buf_large_alloc(tlp_bufpool *bp, size_t size, bool zero)
 {
     if (size > LARGE_LIMIT) {
         errno = ENOMEM;
@@ -295,53 +300,36 @@ static void checked_got(tlp_bufpool *bp, void *p, uint32_t cls)
 }
 #endif
 
-void *tlp__bufpool_alloc(tlp_bufpool *bp, size_t size)
+__attribute__((noinline)) void *tlp__buf_alloc_slow(tlp_bufpool *bp, uint32_t grid)
 {
-    if (likely(size <= bp->max_size)) {
-        /* (A byte table for sizes up to 1 KiB saved 8 instructions but made
-         * sizes above it twice as slow on AMD EPYC: see docs/STATUS.md.) */
-        uint32_t i = class_of(bp, size);
-        char *base = tlp_get(bp->classes[i].pool);
-        /* NULL: tlp_get has set errno = ENOMEM already. */
-        if (unlikely(!base))
-            return NULL;
+    uint32_t i = grid > bp->grid_min ? grid - bp->grid_min : 0;
+    char *base = tlp__get_slow(bp->classes[i].pool);
+    /* NULL: tlp__get_slow has set errno = ENOMEM already. */
+    if (unlikely(!base))
+        return NULL;
 #ifdef TLP_CHECKED
-        checked_got(bp, base + HDR, i);
+    checked_got(bp, base + HDR, i);
 #endif
-        return base + HDR;
-    }
-    return large_alloc(bp, size, false);
+    return base + HDR;
 }
 
-/* Out of line, so that the common free keeps no stack frame. */
-__attribute__((noinline)) static void free_zeroed(tlp__bufclass *c, void *ptr)
+__attribute__((noinline)) void tlp__buf_free_slow(tlp_bufpool *bp, void *ptr, const char *fn)
 {
-    /* Zero the whole usable size: the user may have written all of it. */
-    memset(ptr, 0, c->size);
-#ifdef TLP_CHECKED
-    tlp__buf_hdr_of(ptr)->cookie = TLP__BUF_FREE;
-#endif
-    tlp_put(c->pool, (char *)ptr - HDR);
-}
-
-void tlp__bufpool_free(tlp_bufpool *bp, void *ptr, const char *fn)
-{
-    if (!ptr)
-        return;
-    uint32_t i = live_class(bp, ptr, fn);
-    if (unlikely(i == TLP__BUF_LARGE)) {
+    uint32_t cls = live_class(bp, ptr, fn);
+    if (cls == TLP__BUF_LARGE) {
         large_free(bp, ptr);
         return;
     }
-    tlp__bufclass *c = &bp->classes[i];
-    if (unlikely(bp->zero_on_free)) {
-        free_zeroed(c, ptr);
-        return;
-    }
+    tlp__bufclass *c = &bp->classes[cls];
+    /* Zero the whole usable size: the user may have written all of it. */
+    if (bp->zero_on_free)
+        memset(ptr, 0, c->size);
 #ifdef TLP_CHECKED
     tlp__buf_hdr_of(ptr)->cookie = TLP__BUF_FREE;
 #endif
-    tlp_put(c->pool, (char *)ptr - HDR);
+    /* The inline put was tried already (or is not allowed): straight to the
+     * core's slow path, which also handles a full magazine. */
+    tlp__put_slow(c->pool, (char *)ptr - HDR);
 }
 
 void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
@@ -352,8 +340,8 @@ void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
         return NULL;
     }
     if (total > bp->max_size)
-        return large_alloc(bp, total, true);
-    void *p = tlp__bufpool_alloc(bp, total);
+        return tlp__buf_large_alloc(bp, total, true);
+    void *p = tlp__buf_alloc_fast(bp, total);
     if (p && !bp->zero_on_free)
         memset(p, 0, total);
     return p;
@@ -376,9 +364,9 @@ size_t tlp__bufpool_size(tlp_bufpool *bp, const void *ptr, const char *fn)
 void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *fn)
 {
     if (!ptr)
-        return tlp__bufpool_alloc(bp, size);
+        return tlp__buf_alloc_fast(bp, size);
     if (size == 0) {
-        tlp__bufpool_free(bp, ptr, fn);
+        tlp__buf_free_fast(bp, ptr, fn);
         return NULL;
     }
     uint32_t i = live_class(bp, ptr, fn);
@@ -407,7 +395,7 @@ void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *
     }
     bool shrink = size < old;
     int saved = errno;
-    void *np = tlp__bufpool_alloc(bp, size);
+    void *np = tlp__buf_alloc_fast(bp, size);
     if (!np) {
         if (shrink) {
             errno = saved;
@@ -416,7 +404,7 @@ void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *
         return NULL;
     }
     memcpy(np, ptr, shrink ? size : old);
-    tlp__bufpool_free(bp, ptr, fn);
+    tlp__buf_free_fast(bp, ptr, fn);
     return np;
 }
 
@@ -425,7 +413,7 @@ void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *
 void *tlp_bufpool_alloc(tlp_bufpool *bp, size_t size)
 {
     check_bp(bp, "tlp_bufpool_alloc");
-    return tlp__bufpool_alloc(bp, size);
+    return tlp__buf_alloc_fast(bp, size);
 }
 
 void *tlp_bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
@@ -443,7 +431,8 @@ void *tlp_bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size)
 void tlp_bufpool_free(tlp_bufpool *bp, void *ptr)
 {
     check_bp(bp, "tlp_bufpool_free");
-    tlp__bufpool_free(bp, ptr, "tlp_bufpool_free");
+    if (ptr)
+        tlp__buf_free_fast(bp, ptr, "tlp_bufpool_free");
 }
 
 size_t tlp_bufpool_size(tlp_bufpool *bp, const void *ptr)

@@ -38,6 +38,7 @@
 #define TLP__BUF_LINEAR_MAX 128u   /* last size of the 16-byte steps */
 #define TLP__BUF_LINEAR_N 8u       /* grid indexes 0..7: 16..128 */
 #define TLP__BUF_MAX_CLASSES 64u   /* = the size of tlp_bufpool_stats.classes */
+#define TLP__BUF_GRID_N 224u       /* grid indexes of every size up to MAX_CLASS_LIMIT (bufpool.c) */
 #define TLP__BUF_LARGE UINT32_MAX  /* buf_hdr.cls of a large buffer */
 
 /* Cookies: what a live / freed header holds. Freed headers are marked only in
@@ -65,10 +66,16 @@ typedef struct tlp__bufclass {
 } tlp__bufclass;
 
 struct tlp_bufpool {
-    uint64_t magic;              /* TLP__BUFPOOL_MAGIC while alive */
-    uint32_t nclasses;
-    uint32_t grid_min;           /* grid index of class 0 */
+    /* Read by every alloc and free: the first line. */
     size_t max_size;             /* size of the largest class */
+    uint32_t nclasses;
+    uint32_t fast_free_cls;      /* frees of class < this may take the inline put:
+                                  * nclasses, or 0 with zero_on_free / in checked builds */
+    uint16_t slot_by_cls[TLP__BUF_MAX_CLASSES];  /* class -> its pool's slot */
+    uint16_t slot_by_grid[TLP__BUF_GRID_N];      /* grid index (<= the largest class's)
+                                                  * -> slot of the class serving it */
+    uint64_t magic;              /* TLP__BUFPOOL_MAGIC while alive */
+    uint32_t grid_min;           /* grid index of class 0 */
     bool zero_on_free;
     size_t max_idle_bytes;       /* as configured (SIZE_MAX: none) */
     char *name;
@@ -78,16 +85,20 @@ struct tlp_bufpool {
 
 #define TLP__BUFPOOL_MAGIC 0x7470627566706f6full /* "tpbufpoo" */
 
-/* The grid index of the smallest grid size >= n (n = 0 counts as 1). */
+/*
+ * The grid index of the smallest grid size >= n (n = 0 counts as 1). Without
+ * branches: a server's sizes are random, and a mispredicted "n <= 128" costs
+ * more than this whole function. With m = n - 1 and k = floor(log2(m | 64)):
+ * above 128 the index is 4k - 20 plus the two bits below the top one; for
+ * m < 128 (k = 6) the same formula gives 4 + (m >> 4) & 3, which is the
+ * linear grid's m >> 4 for 64 <= m < 128 and 4 too many below 64.
+ */
 static inline uint32_t tlp__buf_grid(size_t n)
 {
-    if (n <= TLP__BUF_LINEAR_MAX)
-        return n ? (uint32_t)((n - 1) / TLP__BUF_QUANTUM) : 0;
-    /* 2^k < n <= 2^(k+1), k >= 7; the four steps of that doubling are 2^(k-2). */
-    size_t m = n - 1;
-    uint32_t k = 63u - (uint32_t)__builtin_clzll((unsigned long long)m);
-    uint32_t j = (uint32_t)((m - ((size_t)1 << k)) >> (k - 2));
-    return TLP__BUF_LINEAR_N + (k - 7) * 4 + j;
+    size_t m = n - (n != 0);
+    uint32_t k = 63u - (uint32_t)__builtin_clzll((unsigned long long)(m | 64));
+    uint32_t g = 4 * k - 20 + (uint32_t)((m >> (k - 2)) & 3);
+    return g - (m < 64 ? 4u : 0u);
 }
 
 /* The size of grid index g (inverse of tlp__buf_grid on grid sizes). */
@@ -105,12 +116,18 @@ static inline tlp__buf_hdr *tlp__buf_hdr_of(const void *ptr)
 }
 
 /* The implementations behind the public calls (bufpool.c). Hidden symbols, so
- * the drop-in functions reach them without a PLT indirection. bp is valid. */
-void *tlp__bufpool_alloc(tlp_bufpool *bp, size_t size);
+ * the drop-in functions reach them without a PLT indirection. bp is valid.
+ * The alloc and free fast paths are inline, in bufpool_fast.h. */
 void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size);
 void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *fn);
-void tlp__bufpool_free(tlp_bufpool *bp, void *ptr, const char *fn);
 size_t tlp__bufpool_size(tlp_bufpool *bp, const void *ptr, const char *fn);
+
+/* The slow paths behind bufpool_fast.h. */
+void *tlp__buf_alloc_slow(tlp_bufpool *bp, uint32_t grid);
+void *tlp__buf_large_alloc(tlp_bufpool *bp, size_t size, bool zero);
+void tlp__buf_free_slow(tlp_bufpool *bp, void *ptr, const char *fn);
+/* A header that is not a live buffer of bp: aborts with what it most likely is. */
+_Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp, const void *ptr, const char *fn);
 
 /* Aborts with a message naming the buffer pool (bp may be NULL). */
 _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)

@@ -10,7 +10,7 @@
  * valgrind and LeakSanitizer do not report them as leaks; buffers the
  * program never freed are reported, as with malloc.
  */
-#include "bufpool.h"
+#include "bufpool_fast.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -73,10 +73,19 @@ tlp_bufpool *tlp_bufpool_default(void)
     return get_default();
 }
 
+/* The first call of the process (or every call while creation fails). */
+__attribute__((cold, noinline)) static void *alloc_first(size_t size)
+{
+    tlp_bufpool *bp = create_default();
+    return bp ? tlp__buf_alloc_fast(bp, size) : NULL;
+}
+
 void *tlp_buf_alloc(size_t size)
 {
-    tlp_bufpool *bp = get_default();
-    return bp ? tlp__bufpool_alloc(bp, size) : NULL;
+    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_acquire);
+    if (__builtin_expect(bp != NULL, 1))
+        return tlp__buf_alloc_fast(bp, size);
+    return alloc_first(size);
 }
 
 void *tlp_buf_calloc(size_t n, size_t size)
@@ -93,11 +102,22 @@ void *tlp_buf_realloc(void *ptr, size_t size)
                                 "tlp_buf_realloc");
 }
 
+/* A free before any alloc: not a buffer of ours, whatever it is. A function
+ * of its own, called in tail position, so that tlp_buf_free keeps no frame. */
+__attribute__((cold, noinline)) static void free_first(void *ptr)
+{
+    tlp__buf_free_fast(existing_default(ptr, "tlp_buf_free"), ptr, "tlp_buf_free");
+}
+
 void tlp_buf_free(void *ptr)
 {
     if (!ptr)
         return;
-    tlp__bufpool_free(existing_default(ptr, "tlp_buf_free"), ptr, "tlp_buf_free");
+    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_acquire);
+    if (__builtin_expect(bp != NULL, 1))
+        tlp__buf_free_fast(bp, ptr, "tlp_buf_free");
+    else
+        free_first(ptr);
 }
 
 size_t tlp_buf_size(const void *ptr)
