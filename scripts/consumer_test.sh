@@ -14,8 +14,17 @@ cmake -S tests/consumer -B "$BUILD/app" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$BUILD/app" >/dev/null
 LD_LIBRARY_PATH="$PREFIX/lib:$PREFIX/lib/x86_64-linux-gnu" "$BUILD/app/consumer_cmake"
 "$BUILD/app/consumer_static"
+# tlpool::uv through the same find_package (libuv is a CI dependency).
+if [ -x "$BUILD/app/consumer_uv" ]; then
+  LD_LIBRARY_PATH="$PREFIX/lib:$PREFIX/lib/x86_64-linux-gnu" "$BUILD/app/consumer_uv"
+  UV=1
+else
+  echo "consumer test: tlpool::uv not installed (libuv missing?)" >&2
+  [ "${CI:-}" = true ] && exit 1
+  UV=0
+fi
 PKG_CONFIG_PATH=$(dirname "$(find "$PREFIX" -name tlpool.pc)")
 export PKG_CONFIG_PATH
 cc -O2 tests/consumer/consumer.c $(pkg-config --cflags --libs tlpool) -o "$BUILD/consumer_pc"
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir tlpool) "$BUILD/consumer_pc"
-echo "consumer test: 3 passed, 0 failed"
+echo "consumer test: $((3 + UV)) passed, 0 failed"
