@@ -135,24 +135,11 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
 }
 #endif
 
-void tlp__put_slow(tlp_pool *pool, void *obj)
+/* The locked part of a put: the thread's second magazine, or a spill of a
+ * full one to the shared tier. Out of line, so that the reset-hook path of
+ * tlp__put_slow stays a short function. */
+__attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
 {
-    if (!obj)
-        return;
-    tlp__check_pool(pool, "tlp_put");
-    tlp__check_put(pool, obj);
-    if (pool->obj_reset) {
-        if (!pool->obj_reset(obj, pool->ctx)) {
-            tlp__count(&pool->slow_puts, 1);
-            tlp__count(&pool->dropped_reset, 1);
-            tlp__obj_release(pool, obj);
-            return;
-        }
-#if TLP_FASTPATH
-        if (put_after_reset(pool, obj))
-            return;
-#endif
-    }
     tlp__count(&pool->slow_puts, 1);
     tlp__track_poison(obj, pool->obj_size);
 
@@ -171,6 +158,32 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
     }
     if (spill)
         tlp__shard_push(pool, r->home, spill);
+}
+
+__attribute__((noinline)) static void drop_refused(tlp_pool *pool, void *obj)
+{
+    tlp__count(&pool->slow_puts, 1);
+    tlp__count(&pool->dropped_reset, 1);
+    tlp__obj_release(pool, obj);
+}
+
+void tlp__put_slow(tlp_pool *pool, void *obj)
+{
+    if (!obj)
+        return;
+    tlp__check_pool(pool, "tlp_put");
+    tlp__check_put(pool, obj);
+    if (pool->obj_reset) {
+        if (!pool->obj_reset(obj, pool->ctx)) {
+            drop_refused(pool, obj);
+            return;
+        }
+#if TLP_FASTPATH
+        if (put_after_reset(pool, obj))
+            return;
+#endif
+    }
+    put_locked(pool, obj);
 }
 
 void *tlp_get_noinline(tlp_pool *pool)

@@ -21,19 +21,17 @@ void tlp__fatal(const tlp_pool *pool, const char *fmt, ...)
     abort();
 }
 
-void tlp__check_pool(const tlp_pool *pool, const char *what)
+__attribute__((cold, noinline)) void tlp__bad_pool(const tlp_pool *pool, const char *what)
 {
-    if (unlikely(!pool)) {
+    if (!pool) {
         fprintf(stderr, "tlpool: %s: NULL pool\n", what);
         abort();
     }
-    if (unlikely(pool->magic != TLP_POOL_MAGIC)) {
-        if (pool->magic == TLP_POOL_DEAD)
-            tlp__fatal(pool, "%s: the pool was destroyed", what);
-        fprintf(stderr, "tlpool: %s: %p is not a tlpool pool (corrupt or freed)\n", what,
-                (const void *)pool);
-        abort();
-    }
+    if (pool->magic == TLP_POOL_DEAD)
+        tlp__fatal(pool, "%s: the pool was destroyed", what);
+    fprintf(stderr, "tlpool: %s: %p is not a tlpool pool (corrupt or freed)\n", what,
+            (const void *)pool);
+    abort();
 }
 
 #ifdef TLP_CHECKED
@@ -157,11 +155,5 @@ void tlp__check_destroy(tlp_pool *pool)
     if (n)
         tlp__fatal(pool, "tlp_pool_destroy with %zu object(s) still out (not put back)", n);
 }
-
-#else
-
-void tlp__check_got(tlp_pool *pool, void *obj) { (void)pool; (void)obj; }
-void tlp__check_put(tlp_pool *pool, void *obj) { (void)pool; (void)obj; }
-void tlp__check_destroy(tlp_pool *pool) { (void)pool; }
 
 #endif

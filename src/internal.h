@@ -186,11 +186,24 @@ void tlp__fork_init(void);
 void tlp__drainer_atfork(int phase);
 void tlp__pressure_atfork(int phase);
 
-/* check.c: checked builds only (no-ops otherwise) */
-void tlp__check_pool(const tlp_pool *pool, const char *what);
+/* check.c. Every build checks the pool's magic number on slow paths (inline:
+ * a load and a compare; the message is out of line). The object checks are
+ * checked builds only: elsewhere they are empty inlines, not calls. */
+_Noreturn void tlp__bad_pool(const tlp_pool *pool, const char *what);
+static inline void tlp__check_pool(const tlp_pool *pool, const char *what)
+{
+    if (unlikely(!pool || pool->magic != TLP_POOL_MAGIC))
+        tlp__bad_pool(pool, what);
+}
+#ifdef TLP_CHECKED
 void tlp__check_got(tlp_pool *pool, void *obj);
 void tlp__check_put(tlp_pool *pool, void *obj);
 void tlp__check_destroy(tlp_pool *pool);
+#else
+static inline void tlp__check_got(tlp_pool *pool, void *obj) { (void)pool; (void)obj; }
+static inline void tlp__check_put(tlp_pool *pool, void *obj) { (void)pool; (void)obj; }
+static inline void tlp__check_destroy(tlp_pool *pool) { (void)pool; }
+#endif
 
 /* track.h has the memory-checker seam */
 
