@@ -28,19 +28,20 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
         m = p;
         obj = pop(m);
     } else {
-        tlp__mag *full = tlp__shard_pop(pool, r->home);
+        uint32_t home = tlp__home(r);
+        tlp__mag *full = tlp__shard_pop(pool, home);
         if (full) {
             if (m && !p && pool->two_mags)
                 r->prev_mag[slot] = m;
             else if (m)
-                tlp__mag_recycle(pool, m);
+                tlp__mag_give(pool, home, m);
             m = full;
             obj = pop(m);
             tlp__count(&pool->hits_shared, 1);
         } else if (!m) {
             /* An empty magazine now, so the puts that follow are fast.
              * NULL (no memory) is fine: the put path retries. */
-            m = tlp__mag_alloc(pool);
+            m = tlp__mag_take(pool, home);
         }
     }
     tlp__thread_load(r, slot, m);
@@ -82,7 +83,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
     tlp__mag *spill = NULL;
 
     if (!m) {
-        m = tlp__mag_alloc(pool);
+        m = tlp__mag_take(pool, tlp__home(r));
         if (!m) {
             *failed = true;
             return NULL;
@@ -93,7 +94,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
             r->prev_mag[slot] = m;
             m = p;
         } else {
-            tlp__mag *e = tlp__mag_alloc(pool);
+            tlp__mag *e = tlp__mag_take(pool, tlp__home(r));
             if (!e) {
                 *failed = true;
                 return NULL;
@@ -157,7 +158,7 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
         return;
     }
     if (spill)
-        tlp__shard_push(pool, r->home, spill);
+        tlp__shard_push(pool, tlp__home(r), spill);
 }
 
 __attribute__((noinline)) static void drop_refused(tlp_pool *pool, void *obj)

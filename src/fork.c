@@ -89,7 +89,8 @@ static void adopt(tlp_pool *p, tlp__mag *m)
     s->mags = m;
     atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + m->count,
                           memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->shared_objs, m->count, memory_order_relaxed);
+    if (p->max_idle)
+        atomic_fetch_add_explicit(&p->shared_objs, m->count, memory_order_relaxed);
 }
 
 static void child(void)

@@ -30,6 +30,7 @@
 #include "tlpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -55,7 +56,13 @@ typedef struct tlp_shard {
     pthread_mutex_t lock;
     tlp__mag *mags;      /* non-empty magazines, LIFO */
     _Atomic uint64_t objs; /* objects in mags: written under lock, read as a hint */
+    tlp__mag *empties;   /* a small stock of empty magazines for the threads at
+                          * home here, so that exchanging magazines takes this
+                          * lock and not the pool-wide spare_lock */
+    uint32_t nempties;   /* at most TLP_SHARD_EMPTIES */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
+
+#define TLP_SHARD_EMPTIES 8u
 
 /* ---- the pool ----------------------------------------------------------- */
 
@@ -80,7 +87,7 @@ struct tlp_pool {
     /* counters written by slow paths (relaxed atomics: statistics only) */
     _Atomic uint64_t made, new_failed, released, dropped_reset, released_by_drain,
         released_by_cap, drains, hits_shared, hits_victim, slow_puts, retired_puts;
-    _Atomic uint64_t shared_objs;   /* objects in all shards (for max_idle) */
+    _Atomic uint64_t shared_objs;   /* objects in all shards; kept only when max_idle != 0 */
 
     /* drains of this pool run one at a time (unlink phase only) */
     pthread_mutex_t drain_lock;
@@ -150,7 +157,19 @@ void tlp__release_mags(tlp_pool *pool, tlp__mag *list, _Atomic uint64_t *why);
 /* magazine.c */
 tlp__mag *tlp__mag_alloc(tlp_pool *pool);       /* an empty magazine or NULL */
 void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m);
-void tlp__mag_free_spares(tlp_pool *pool);
+/* The same for a thread's slow path: the home shard's stock first. */
+/* The shard a thread's slow path uses now: the one of the CPU it runs on
+ * (sched_getcpu reads glibc's rseq area: a few instructions), so threads
+ * running at the same time use different shards whatever their number; the
+ * thread's fixed seed where the CPU is unknown. */
+static inline uint32_t tlp__home(const tlp_thread_rec *r)
+{
+    int cpu = sched_getcpu();
+    return cpu >= 0 ? (uint32_t)cpu : r->home;
+}
+tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t home);
+void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m);
+void tlp__mag_free_spares(tlp_pool *pool);      /* the spare list and every shard's stock */
 uint64_t tlp__mag_list_objs(const tlp__mag *list);
 
 /* shard.c */

@@ -1,7 +1,9 @@
 /*
  * Magazines: fixed-capacity LIFO stacks that move whole between a thread's
- * cache, the shards and the victim generation. Empty ones are kept on the
- * pool's spare list; the pool frees them on release_idle and destroy.
+ * cache, the shards and the victim generation. Empty ones are kept in a small
+ * stock per shard (what threads exchange on their slow paths, under the home
+ * shard's lock) and on the pool's spare list (everything else, and the
+ * stocks' overflow); the pool frees them on release_idle and destroy.
  */
 #include "internal.h"
 
@@ -38,8 +40,56 @@ void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m)
     pthread_mutex_unlock(&pool->spare_lock);
 }
 
+tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t home)
+{
+    tlp_shard *s = &pool->shards[home % pool->nshards];
+    pthread_mutex_lock(&s->lock);
+    tlp__mag *m = s->empties;
+    if (m) {
+        s->empties = m->next;
+        s->nempties--;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!m)
+        return tlp__mag_alloc(pool);
+    m->next = NULL;
+    return m;
+}
+
+void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m)
+{
+    tlp_shard *s = &pool->shards[home % pool->nshards];
+    m->count = 0;
+    pthread_mutex_lock(&s->lock);
+    /* Bounded: when one thread only refills and another only flushes, the
+     * empties pile up at the first one's home; the overflow goes to the
+     * spare list, where the other finds them. */
+    bool kept = s->nempties < TLP_SHARD_EMPTIES;
+    if (kept) {
+        m->next = s->empties;
+        s->empties = m;
+        s->nempties++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!kept)
+        tlp__mag_recycle(pool, m);
+}
+
 void tlp__mag_free_spares(tlp_pool *pool)
 {
+    for (uint32_t i = 0; i < pool->nshards; i++) {
+        tlp_shard *s = &pool->shards[i];
+        pthread_mutex_lock(&s->lock);
+        tlp__mag *stock = s->empties;
+        s->empties = NULL;
+        s->nempties = 0;
+        pthread_mutex_unlock(&s->lock);
+        while (stock) {
+            tlp__mag *next = stock->next;
+            free(stock);
+            stock = next;
+        }
+    }
     pthread_mutex_lock(&pool->spare_lock);
     tlp__mag *m = pool->spares;
     pool->spares = NULL;

@@ -16,13 +16,17 @@ void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
     uint64_t n = m->count;
     /* max_idle: reserve room first; a magazine that does not fit is released
      * whole (batch-wise, outside any lock). Relaxed: a counter, no data
-     * depends on it. */
-    uint64_t before = atomic_fetch_add_explicit(&pool->shared_objs, n, memory_order_relaxed);
-    if (pool->max_idle && before + n > pool->max_idle) {
-        atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
-        m->next = NULL;
-        tlp__release_mags(pool, m, &pool->released_by_cap);
-        return;
+     * depends on it. Pools without max_idle skip the pool-wide counter: an
+     * atomic read-modify-write on a line every thread's slow path would
+     * share. */
+    if (pool->max_idle) {
+        uint64_t before = atomic_fetch_add_explicit(&pool->shared_objs, n, memory_order_relaxed);
+        if (before + n > pool->max_idle) {
+            atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
+            m->next = NULL;
+            tlp__release_mags(pool, m, &pool->released_by_cap);
+            return;
+        }
     }
     tlp_shard *s = shard_at(pool, home);
     pthread_mutex_lock(&s->lock);
@@ -49,7 +53,8 @@ static tlp__mag *pop_one(tlp_pool *pool, tlp_shard *s)
     pthread_mutex_unlock(&s->lock);
     if (m) {
         m->next = NULL;
-        atomic_fetch_sub_explicit(&pool->shared_objs, m->count, memory_order_relaxed);
+        if (pool->max_idle)
+            atomic_fetch_sub_explicit(&pool->shared_objs, m->count, memory_order_relaxed);
     }
     return m;
 }
@@ -75,7 +80,8 @@ tlp__mag *tlp__shard_take_all(tlp_pool *pool)
         s->mags = NULL;
         atomic_store_explicit(&s->objs, 0, memory_order_relaxed);
         pthread_mutex_unlock(&s->lock);
-        atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
+        if (pool->max_idle)
+            atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
         while (list) {
             tlp__mag *next = list->next;
             list->next = all;

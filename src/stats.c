@@ -48,7 +48,8 @@ void tlp_stats_get(tlp_pool *pool, tlp_stats *out)
     memset(out, 0, sizeof *out);
     out->name = pool->name;
     out->idle_thread = idle_thread;
-    out->idle_shared = tlp__relaxed_get(&pool->shared_objs);
+    for (uint32_t i = 0; i < pool->nshards; i++)
+        out->idle_shared += atomic_load_explicit(&pool->shards[i].objs, memory_order_relaxed);
     out->idle_victim = tlp__relaxed_get(&pool->victim_objs);
     out->idle = out->idle_thread + out->idle_shared + out->idle_victim;
     out->made = out->made_on_get = tlp__relaxed_get(&pool->made);
