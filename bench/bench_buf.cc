@@ -9,6 +9,7 @@
 #include "server_mix.h"
 
 #include <cstdlib>
+#include <string>
 
 #ifdef TLPB_TLPOOL
 #include <tlpool.h>
@@ -75,6 +76,64 @@ void BM_buf_server_mix(benchmark::State &st)
     tlpb::ServerMix<BufMixOps>::run(st);
     buf_counters(st);
 }
+
+/*
+ * The floor of the server-like mix: the same run with no allocator call on
+ * the measured path. Each thread keeps a LIFO of recycled buffers per size
+ * class, inline in the benchmark (a buffer freed by the other thread joins
+ * that thread's list, as in the pools); only a miss calls malloc. What it
+ * measures is the benchmark's own cost (random numbers, the live set's
+ * cache misses, the cross-thread ring), which every contender pays on top
+ * of its allocator. Run by the glibc executable only; see BENCHMARKS.md.
+ */
+struct FloorMixOps {
+    static constexpr unsigned kCap = 4096;
+    struct Lists {
+        void *objs[tlpb::kMixNumClasses][kCap];
+        unsigned n[tlpb::kMixNumClasses];
+    };
+    static inline thread_local Lists *lists;
+    static Lists &mine()
+    {
+        if (!lists)
+            lists = new Lists(); /* leaked at thread exit; a benchmark's scratch */
+        return *lists;
+    }
+    static tlpb::MixItem take(tlpb::Rng &rng, unsigned cls)
+    {
+        /* the same draws as BufMixOps::take, so the same sizes */
+        const uint32_t hi = tlpb::kMixClasses[cls].size;
+        const uint32_t lo = cls ? tlpb::kMixClasses[cls - 1].size : 7;
+        const uint32_t size = lo + 1 + rng.below(hi - lo);
+        Lists &l = mine();
+        void *p = l.n[cls] ? l.objs[cls][--l.n[cls]] : std::malloc(hi);
+        return {p, cls, size};
+    }
+    static void give(const tlpb::MixItem &it)
+    {
+        Lists &l = mine();
+        if (l.n[it.cls] < kCap)
+            l.objs[it.cls][l.n[it.cls]++] = it.obj;
+        else
+            std::free(it.obj);
+    }
+};
+
+void BM_buf_server_mix_floor(benchmark::State &st)
+{
+    tlpb::ServerMix<FloorMixOps>::run(st);
+}
+
+/* Registered at start-up, by the glibc executable only. */
+const bool floor_registered = [] {
+    if (std::string(TLPB_CONTENDER) == "glibc")
+        benchmark::RegisterBenchmark("buf_server_mix_floor", BM_buf_server_mix_floor)
+            ->Setup(tlpb::ServerMix<FloorMixOps>::setup)
+            ->Teardown(tlpb::ServerMix<FloorMixOps>::teardown)
+            ->Threads(2)
+            ->UseRealTime();
+    return true;
+}();
 
 } // namespace
 

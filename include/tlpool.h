@@ -287,7 +287,13 @@ TLP_API void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out);
 /* The process-wide default buffer pool (created on first use). */
 TLP_API tlp_bufpool *tlp_bufpool_default(void);
 
-/* Drop-in replacements for malloc/calloc/realloc/free on the default pool. */
+/*
+ * Drop-in replacements for malloc/calloc/realloc/free on the default pool.
+ * tlp_buf_alloc(n) and tlp_buf_free(p) expand to an inline fast path (like
+ * tlp_get/tlp_put) unless TLP_NO_INLINE is defined; they are function-like
+ * macros, so `&tlp_buf_free` or `tlp_buf_free` passed as a callback still
+ * names the real, exported function.
+ */
 TLP_API void  *tlp_buf_alloc(size_t size);
 TLP_API void  *tlp_buf_calloc(size_t n, size_t size);
 TLP_API void  *tlp_buf_realloc(void *ptr, size_t size);
@@ -460,6 +466,115 @@ static inline void tlp_put(tlp_pool *pool, void *obj)
 #else
 static inline void *tlp_get(tlp_pool *pool) { return tlp_get_noinline(pool); }
 static inline void tlp_put(tlp_pool *pool, void *obj) { tlp_put_noinline(pool, obj); }
+#endif
+
+/*
+ * The buffer pools' fast paths (docs/BUFFERS.md, "The call path"), shared by
+ * the library's exported calls and the inline tlp_buf_alloc/tlp_buf_free.
+ * A buffer is [tlp__buf_hdr][user bytes]; the object its class's pool holds
+ * is the start of the header. A buffer pool begins with tlp__bufpool_head.
+ */
+#define TLP__BUF_HDR 16u           /* header bytes, rounded to alignof(max_align_t) */
+#define TLP__BUF_MAX_CLASSES 64u   /* = the size of tlp_bufpool_stats.classes */
+#define TLP__BUF_GRID_N 224u       /* grid indexes of every size a class may have */
+#define TLP__BUF_LIVE 0x7470626cu  /* the cookie of a live buffer ("tpbl") */
+
+typedef struct tlp__buf_hdr {
+    struct tlp_bufpool *owner;  /* the buffer pool that made the buffer */
+    uint32_t cls;               /* class index, or UINT32_MAX for a large buffer */
+    uint32_t cookie;            /* next to the user bytes: a small underflow hits it first */
+} tlp__buf_hdr;
+
+typedef struct tlp__bufpool_head {
+    size_t max_size;            /* size of the largest class */
+    uint32_t nclasses;
+    uint32_t fast_free_cls;     /* frees of a class below this may take the inline put
+                                 * (0 with zero_on_free and in checked builds) */
+    uint16_t slot_by_cls[TLP__BUF_MAX_CLASSES];  /* class -> its pool's slot */
+    uint16_t slot_by_grid[TLP__BUF_GRID_N];      /* grid index -> slot of the class serving it */
+} tlp__bufpool_head;
+
+/*
+ * The grid index of the smallest grid size >= n (n = 0 counts as 1): 16-byte
+ * steps up to 128, then four steps per power of two. Without branches: a
+ * server's sizes are random, and a mispredicted "n <= 128" costs more than
+ * this whole function. With m = n - 1 and k = floor(log2(m | 64)): above 128
+ * the index is 4k - 20 plus the two bits below the top one; for m < 128
+ * (k = 6) the same formula gives 4 + ((m >> 4) & 3), which is the linear
+ * grid's m >> 4 for 64 <= m < 128 and 4 too many below 64.
+ */
+static inline uint32_t tlp__buf_grid(size_t n)
+{
+    size_t m = n - (n != 0);
+    uint32_t k = 63u - (uint32_t)__builtin_clzll((unsigned long long)(m | 64));
+    uint32_t g = 4 * k - 20 + (uint32_t)((m >> (k - 2)) & 3);
+    return g - (m < 64 ? 4u : 0u);
+}
+
+TLP_API void *tlp__buf_alloc_slow(tlp_bufpool *bp, uint32_t grid);
+TLP_API void *tlp__buf_large_alloc(tlp_bufpool *bp, size_t size, bool zero);
+TLP_API void tlp__buf_free_slow(tlp_bufpool *bp, void *ptr, const char *fn);
+
+static inline void *tlp__buf_alloc_fast(tlp_bufpool *bp, size_t size)
+{
+    const tlp__bufpool_head *h = (const tlp__bufpool_head *)(const void *)bp;
+    if (TLP__LIKELY(size <= h->max_size)) {
+        uint32_t g = tlp__buf_grid(size);
+        void *base;
+        /* A checked library never lets this succeed (its magazines are
+         * hidden from the fast path), so checked_got runs on every alloc. */
+        if (TLP__LIKELY(tlp__get_fast(h->slot_by_grid[g], &base)))
+            return (char *)base + TLP__BUF_HDR;
+        return tlp__buf_alloc_slow(bp, g);
+    }
+    return tlp__buf_large_alloc(bp, size, false);
+}
+
+/* ptr is not NULL. Every build checks the cookie and the owner: both sit on
+ * the line the class is read from, so the check costs two compares and no
+ * miss. Anything unusual, a bad header included, leaves through one tail
+ * call to the slow path, which checks again and says what is wrong. */
+static inline void tlp__buf_free_fast(tlp_bufpool *bp, void *ptr, const char *fn)
+{
+    const tlp__bufpool_head *bh = (const tlp__bufpool_head *)(const void *)bp;
+    const tlp__buf_hdr *h = (const tlp__buf_hdr *)(const void *)((char *)ptr - sizeof(tlp__buf_hdr));
+    if (TLP__LIKELY(h->cookie == TLP__BUF_LIVE && h->owner == bp)) {
+        uint32_t cls = h->cls;
+        if (TLP__LIKELY(cls < bh->fast_free_cls) &&
+            TLP__LIKELY(tlp__put_fast(bh->slot_by_cls[cls], (char *)ptr - TLP__BUF_HDR)))
+            return;
+    }
+    tlp__buf_free_slow(bp, ptr, fn);
+}
+
+/* The default buffer pool once made (release store after it is complete;
+ * read with acquire, a plain load on x86-64 and AArch64 ldar). */
+extern TLP_API TLP__ATOMIC(tlp_bufpool *) tlp__buf_default;
+TLP_API void *tlp__buf_alloc_first(size_t size);  /* makes the default pool */
+TLP_API void tlp__buf_free_first(void *ptr);      /* a free before any alloc */
+
+static inline void *tlp__buf_alloc_inline(size_t size)
+{
+    tlp_bufpool *bp = TLP__LOAD(&tlp__buf_default, TLP__ACQUIRE);
+    if (TLP__LIKELY(bp != NULL))
+        return tlp__buf_alloc_fast(bp, size);
+    return tlp__buf_alloc_first(size);
+}
+
+static inline void tlp__buf_free_inline(void *ptr)
+{
+    if (!ptr)
+        return;
+    tlp_bufpool *bp = TLP__LOAD(&tlp__buf_default, TLP__ACQUIRE);
+    if (TLP__LIKELY(bp != NULL))
+        tlp__buf_free_fast(bp, ptr, "tlp_buf_free");
+    else
+        tlp__buf_free_first(ptr);
+}
+
+#if !defined(TLP_NO_INLINE) && !defined(TLP_BUILDING)
+#define tlp_buf_alloc(size) tlp__buf_alloc_inline(size)
+#define tlp_buf_free(ptr) tlp__buf_free_inline(ptr)
 #endif
 
 #ifdef __cplusplus

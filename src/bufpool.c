@@ -11,7 +11,7 @@
  * the pool is created (docs/BUFFERS.md says why): no counter is shared
  * between classes, so nothing but the core's own paths runs per buffer.
  */
-#include "bufpool_fast.h"
+#include "bufpool.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -68,7 +68,7 @@ __attribute__((cold, noinline)) _Noreturn void tlp__buf_bad_header(const tlp_buf
             tlp__buf_fatal(bp, "%s(%p): the buffer belongs to another buffer pool (%p)", fn, ptr,
                            (const void *)h->owner);
         tlp__buf_fatal(bp, "%s(%p): corrupt buffer header (class %u of %u)", fn, ptr,
-                       (unsigned)h->cls, (unsigned)bp->nclasses);
+                       (unsigned)h->cls, (unsigned)bp->head.nclasses);
     }
     tlp__buf_fatal(bp,
                    "%s(%p): not a buffer of this buffer pool (bad header cookie 0x%08x; "
@@ -81,7 +81,7 @@ static uint32_t live_class(const tlp_bufpool *bp, const void *ptr, const char *f
 {
     const tlp__buf_hdr *h = tlp__buf_hdr_of(ptr);
     if (unlikely(h->cookie != TLP__BUF_LIVE || h->owner != bp ||
-                 (h->cls >= bp->nclasses && h->cls != TLP__BUF_LARGE)))
+                 (h->cls >= bp->head.nclasses && h->cls != TLP__BUF_LARGE)))
         tlp__buf_bad_header(bp, ptr, fn);
     return h->cls;
 }
@@ -176,9 +176,9 @@ int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         free(bp);
         return ENOMEM;
     }
-    bp->nclasses = n;
+    bp->head.nclasses = n;
     bp->grid_min = gmin;
-    bp->max_size = tlp__buf_grid_size(gmin + n - 1);
+    bp->head.max_size = tlp__buf_grid_size(gmin + n - 1);
 
     bp->zero_on_free = cfg->zero_on_free;
     bp->max_idle_bytes = budget;
@@ -212,10 +212,10 @@ int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
     }
     /* The fast paths' tables: grid indexes below class 0 are served by it. */
     for (uint32_t i = 0; i < n; i++)
-        bp->slot_by_cls[i] = (uint16_t)((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
+        bp->head.slot_by_cls[i] = (uint16_t)((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
     for (uint32_t g = 0; g < gmin + n; g++)
-        bp->slot_by_grid[g] = bp->slot_by_cls[g > gmin ? g - gmin : 0];
-    bp->fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;
+        bp->head.slot_by_grid[g] = bp->head.slot_by_cls[g > gmin ? g - gmin : 0];
+    bp->head.fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;
     bp->magic = TLP__BUFPOOL_MAGIC;
     *out = bp;
     return 0;
@@ -233,7 +233,7 @@ void tlp_bufpool_destroy(tlp_bufpool *bp)
                        (unsigned long long)large);
 #endif
     /* Buffers of a class still out are the core's to report (checked builds). */
-    destroy_classes(bp, bp->nclasses);
+    destroy_classes(bp, bp->head.nclasses);
     bp->magic = 0;
     free(bp->name);
     free(bp);
@@ -339,7 +339,7 @@ void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    if (total > bp->max_size)
+    if (total > bp->head.max_size)
         return tlp__buf_large_alloc(bp, total, true);
     void *p = tlp__buf_alloc_fast(bp, total);
     if (p && !bp->zero_on_free)
@@ -375,7 +375,7 @@ void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *
         old = large_size(ptr);
         /* large to large: the system realloc may move pages, not bytes. Not
          * with zero_on_free: it would release the old block unzeroed. */
-        if (size > bp->max_size && !bp->zero_on_free) {
+        if (size > bp->head.max_size && !bp->zero_on_free) {
             if (size > LARGE_LIMIT) {
                 errno = ENOMEM;
                 return NULL;
@@ -444,14 +444,14 @@ size_t tlp_bufpool_size(tlp_bufpool *bp, const void *ptr)
 void tlp_bufpool_drain(tlp_bufpool *bp)
 {
     check_bp(bp, "tlp_bufpool_drain");
-    for (uint32_t i = 0; i < bp->nclasses; i++)
+    for (uint32_t i = 0; i < bp->head.nclasses; i++)
         tlp_drain(bp->classes[i].pool);
 }
 
 void tlp_bufpool_release_idle(tlp_bufpool *bp)
 {
     check_bp(bp, "tlp_bufpool_release_idle");
-    for (uint32_t i = 0; i < bp->nclasses; i++)
+    for (uint32_t i = 0; i < bp->head.nclasses; i++)
         tlp_release_idle(bp->classes[i].pool);
 }
 
@@ -461,8 +461,8 @@ void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
 {
     check_bp(bp, "tlp_bufpool_stats_get");
     memset(out, 0, sizeof(*out));
-    out->nclasses = bp->nclasses;
-    for (uint32_t i = 0; i < bp->nclasses; i++) {
+    out->nclasses = bp->head.nclasses;
+    for (uint32_t i = 0; i < bp->head.nclasses; i++) {
         tlp_stats s;
         tlp_stats_get(bp->classes[i].pool, &s);
         tlp_bufclass_stats *c = &out->classes[i];

@@ -10,7 +10,7 @@
  * valgrind and LeakSanitizer do not report them as leaks; buffers the
  * program never freed are reported, as with malloc.
  */
-#include "bufpool_fast.h"
+#include "bufpool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,8 +25,9 @@
 #define DEFAULT_DRAIN_MS 0u
 
 /* Published with release once complete; read with acquire (a plain load on
- * x86-64 and AArch64 ldar) so the pool's fields are visible to any reader. */
-static _Atomic(tlp_bufpool *) default_bp;
+ * x86-64 and AArch64 ldar) so the pool's fields are visible to any reader.
+ * Exported: the inline tlp_buf_alloc/tlp_buf_free of tlpool.h read it. */
+_Atomic(tlp_bufpool *) tlp__buf_default;
 /* A mutex rather than pthread_once: if creation fails (ENOMEM, or
  * TLP_MAX_POOLS pools alive), a later call tries again. */
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -34,7 +35,7 @@ static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 __attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
 {
     pthread_mutex_lock(&default_lock);
-    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_relaxed);
+    tlp_bufpool *bp = atomic_load_explicit(&tlp__buf_default, memory_order_relaxed);
     if (!bp) {
         tlp_bufpool_config cfg = {
             .drain_ms = DEFAULT_DRAIN_MS,
@@ -45,7 +46,7 @@ __attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
             bp = NULL;
             errno = ENOMEM;
         } else {
-            atomic_store_explicit(&default_bp, bp, memory_order_release);
+            atomic_store_explicit(&tlp__buf_default, bp, memory_order_release);
         }
     }
     pthread_mutex_unlock(&default_lock);
@@ -54,7 +55,7 @@ __attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
 
 static inline tlp_bufpool *get_default(void)
 {
-    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_acquire);
+    tlp_bufpool *bp = atomic_load_explicit(&tlp__buf_default, memory_order_acquire);
     return __builtin_expect(bp != NULL, 1) ? bp : create_default();
 }
 
@@ -73,19 +74,17 @@ tlp_bufpool *tlp_bufpool_default(void)
     return get_default();
 }
 
-/* The first call of the process (or every call while creation fails). */
-__attribute__((cold, noinline)) static void *alloc_first(size_t size)
+/* The first alloc of the process (or every alloc while creation fails). */
+__attribute__((cold, noinline)) void *tlp__buf_alloc_first(size_t size)
 {
     tlp_bufpool *bp = create_default();
     return bp ? tlp__buf_alloc_fast(bp, size) : NULL;
 }
 
+/* The out-of-line drop-ins: the same inline paths (tlpool.h) in a function. */
 void *tlp_buf_alloc(size_t size)
 {
-    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_acquire);
-    if (__builtin_expect(bp != NULL, 1))
-        return tlp__buf_alloc_fast(bp, size);
-    return alloc_first(size);
+    return tlp__buf_alloc_inline(size);
 }
 
 void *tlp_buf_calloc(size_t n, size_t size)
@@ -104,20 +103,14 @@ void *tlp_buf_realloc(void *ptr, size_t size)
 
 /* A free before any alloc: not a buffer of ours, whatever it is. A function
  * of its own, called in tail position, so that tlp_buf_free keeps no frame. */
-__attribute__((cold, noinline)) static void free_first(void *ptr)
+__attribute__((cold, noinline)) void tlp__buf_free_first(void *ptr)
 {
     tlp__buf_free_fast(existing_default(ptr, "tlp_buf_free"), ptr, "tlp_buf_free");
 }
 
 void tlp_buf_free(void *ptr)
 {
-    if (!ptr)
-        return;
-    tlp_bufpool *bp = atomic_load_explicit(&default_bp, memory_order_acquire);
-    if (__builtin_expect(bp != NULL, 1))
-        tlp__buf_free_fast(bp, ptr, "tlp_buf_free");
-    else
-        free_first(ptr);
+    tlp__buf_free_inline(ptr);
 }
 
 size_t tlp_buf_size(const void *ptr)

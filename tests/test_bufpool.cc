@@ -781,4 +781,41 @@ TEST(BufDefault, DropIns)
     EXPECT_EQ(total_out(stats_of(d)), out0);
 }
 
+// tlp_buf_alloc(n) / tlp_buf_free(p) are inline (function-like macros);
+// without the parentheses they name the exported functions, which must
+// behave the same and mix freely with the inline calls.
+TEST(BufDefault, ExportedFunctionsMatchTheInlineCalls)
+{
+    void *(*alloc_fn)(size_t) = tlp_buf_alloc;
+    void (*free_fn)(void *) = tlp_buf_free;
+    tlp_bufpool *d = tlp_bufpool_default();
+    uint64_t out0 = total_out(stats_of(d));
+
+    for (size_t n : {size_t{0}, size_t{1}, size_t{100}, size_t{4097}, size_t{65536},
+                     size_t{65537}}) {
+        void *a = alloc_fn(n);   // exported
+        void *b = tlp_buf_alloc(n);  // inline
+        ASSERT_NE(a, nullptr);
+        ASSERT_NE(b, nullptr);
+        EXPECT_EQ(tlp_buf_size(a), tlp_buf_size(b)) << n;
+        EXPECT_GE(tlp_buf_size(a), n);
+        EXPECT_TRUE(aligned(a));
+        tlp_buf_free(a);  // inline frees what the exported call made
+        free_fn(b);       // and the other way round
+    }
+    // The LIFO cache on this thread: the exported free's buffer comes back
+    // from the inline alloc of the same class.
+    void *p = alloc_fn(200);
+    free_fn(p);
+    void *q = tlp_buf_alloc(200);
+    EXPECT_EQ(q, p);
+    (tlp_buf_free)(q);  // parenthesised name: the exported function
+
+    errno = 0;
+    EXPECT_EQ(alloc_fn(SIZE_MAX), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    free_fn(nullptr);
+    EXPECT_EQ(total_out(stats_of(d)), out0);
+}
+
 }  // namespace
