@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define TLP_VERSION_MAJOR 0
-#define TLP_VERSION_MINOR 1
+#define TLP_VERSION_MINOR 2
 #define TLP_VERSION_PATCH 0
 #define TLP_VERSION_HEX \
     ((TLP_VERSION_MAJOR << 16) | (TLP_VERSION_MINOR << 8) | TLP_VERSION_PATCH)
