@@ -476,7 +476,8 @@ static inline void tlp_put(tlp_pool *pool, void *obj) { tlp_put_noinline(pool, o
  */
 #define TLP__BUF_HDR 16u           /* header bytes, rounded to alignof(max_align_t) */
 #define TLP__BUF_MAX_CLASSES 64u   /* = the size of tlp_bufpool_stats.classes */
-#define TLP__BUF_GRID_N 224u       /* grid indexes of every size a class may have */
+#define TLP__BUF_GRID_N 256u       /* a power of two above every grid index a class may
+                                    * have (219 for the largest class allowed) */
 #define TLP__BUF_LIVE 0x7470626cu  /* the cookie of a live buffer ("tpbl") */
 
 typedef struct tlp__buf_hdr {
@@ -523,7 +524,9 @@ static inline void *tlp__buf_alloc_fast(tlp_bufpool *bp, size_t size)
         void *base;
         /* A checked library never lets this succeed (its magazines are
          * hidden from the fast path), so checked_got runs on every alloc. */
-        if (TLP__LIKELY(tlp__get_fast(h->slot_by_grid[g], &base)))
+        /* g <= 219 here; the mask (free: it folds into a zero-extension)
+         * tells the compiler so, for callers with a constant size. */
+        if (TLP__LIKELY(tlp__get_fast(h->slot_by_grid[g & (TLP__BUF_GRID_N - 1)], &base)))
             return (char *)base + TLP__BUF_HDR;
         return tlp__buf_alloc_slow(bp, g);
     }
