@@ -92,10 +92,39 @@ inline int thread_count()
     return n;
 }
 
+/* The thread count once exited threads are gone from /proc/self/task: a
+ * joined thread's entry can outlive pthread_join briefly (longer under
+ * valgrind). Polls until two reads 20 ms apart agree, for at most 5 s. */
+inline int settled_thread_count()
+{
+    int last = thread_count();
+    for (int i = 0; i < 250; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        int now = thread_count();
+        if (now == last)
+            return now;
+        last = now;
+    }
+    return last;
+}
+
 inline int thread_baseline()
 {
     std::thread([] {}).join();
-    return thread_count();
+    return settled_thread_count();
+}
+
+/* Polls for at most 5 s until the thread count is `want` (an exited thread
+ * may linger in /proc for a moment); returns the last count seen, so a
+ * thread really left behind still fails the caller's check. */
+inline int thread_count_becomes(int want)
+{
+    int n = thread_count();
+    for (int i = 0; i < 500 && n != want; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        n = thread_count();
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
