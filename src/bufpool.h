@@ -100,4 +100,16 @@ _Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp, const void *ptr, const
 _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Checked builds: bp must be a live buffer pool (its magic number). */
+static inline void tlp__buf_check_bp(const tlp_bufpool *bp, const char *fn)
+{
+#ifdef TLP_CHECKED
+    if (!bp || bp->magic != TLP__BUFPOOL_MAGIC)
+        tlp__buf_fatal(NULL, "%s: %p is not a live buffer pool", fn, (const void *)bp);
+#else
+    (void)bp;
+    (void)fn;
+#endif
+}
+
 #endif /* TLP_BUFPOOL_H */
