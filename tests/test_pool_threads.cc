@@ -10,6 +10,9 @@
 #include <pthread.h>
 
 #include <deque>
+#include <thread>
+#include <mutex>
+#include <condition_variable>
 #include <vector>
 
 using namespace tlpt;
@@ -386,6 +389,90 @@ TEST(PoolThreads, CreateDestroyCyclesWithThreadsAlive)
     (void)h1;
     (void)h2;
 #endif
+}
+
+/* One thread only takes, the other only gives back: every magazine B fills
+ * goes through the shared tier to A, and A's emptied magazines pile up in
+ * the stock of A's shard. The stocks are bounded and overflow to the pool's
+ * spare list, where B finds them: after warm-up the heap must not grow with
+ * the number of rounds (a lost or unbounded stock would add a magazine per
+ * exchange: 64 per round here). */
+TEST(PoolThreads, OneWayTrafficKeepsTheHeapBounded)
+{
+    Watchdog wd("OneWayTrafficKeepsTheHeapBounded");
+    Tracker t;
+    tlp_config c = t.config();
+    c.thread_cache = 8; /* magazines of 4: many exchanges per round */
+    c.shards = 2;
+    tlp_pool *pool = make_pool(c);
+    ASSERT_NE(pool, nullptr);
+
+    constexpr int N = 256, warm = 50, rounds = TLP_TEST_SANITIZED ? 200 : 2000;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<void *> batch;
+    bool full = false, quit = false;
+    uint64_t bad = 0;
+    std::thread giver([&] {
+        for (;;) {
+            std::vector<void *> mine;
+            {
+                std::unique_lock<std::mutex> l(mu);
+                cv.wait(l, [&] { return full || quit; });
+                if (!full && quit)
+                    return;
+                mine.swap(batch);
+                full = false;
+            }
+            cv.notify_all();
+            for (void *o : mine)
+                tlp_put(pool, o);
+        }
+    });
+    auto round = [&] {
+        std::vector<void *> got;
+        for (int i = 0; i < N; i++) {
+            void *o = tlp_get(pool);
+            if (!o)
+                bad++;
+            else
+                got.push_back(o);
+        }
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return !full; });
+        batch.swap(got);
+        full = true;
+        cv.notify_all();
+    };
+    for (int r = 0; r < warm; r++)
+        round();
+    const size_t h0 = mallinfo2().uordblks;
+    for (int r = 0; r < rounds; r++)
+        round();
+    {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return !full; });
+        quit = true;
+        cv.notify_all();
+    }
+    giver.join();
+    const size_t h1 = mallinfo2().uordblks;
+
+    EXPECT_EQ(bad, 0u);
+    tlp_stats s = stats_of(pool);
+    EXPECT_EQ(s.out, 0u);
+    EXPECT_GT(s.hits_shared, uint64_t(rounds)) << "the objects must travel through the shared tier";
+#if !TLP_TEST_SANITIZED
+    /* A magazine of 4 is 64 bytes + malloc's header; 64 per round leaked
+     * would be > 4 KiB a round, 8 MiB over the run. Allow 256 KiB of noise. */
+    EXPECT_LT(double(h1) - double(h0), 256.0 * 1024)
+        << "heap grew by " << (double(h1) - double(h0)) / rounds << " bytes a round";
+#else
+    (void)h0;
+    (void)h1;
+#endif
+    tlp_pool_destroy(pool);
+    t.expect_all_released();
 }
 
 /* TLP_MAX_POOLS pools can live at once; the next create gives ENOMEM and
