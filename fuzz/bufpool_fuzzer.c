@@ -87,9 +87,14 @@ static bpool *pool_for(unsigned i)
 
 /* ---- the calls, on an explicit pool or through the drop-ins ------------- */
 
+/* The drop-ins exist twice: inline (tlp_buf_alloc(n), a macro) and as the
+ * exported functions ((tlp_buf_alloc)(n)); the two must mix freely, so the
+ * choice follows a bit of the size or the pointer. */
 static void *b_alloc(bpool *b, size_t n)
 {
-    return b->v->dropin ? tlp_buf_alloc(n) : tlp_bufpool_alloc(b->bp, n);
+    if (!b->v->dropin)
+        return tlp_bufpool_alloc(b->bp, n);
+    return (n & 1) ? tlp_buf_alloc(n) : (tlp_buf_alloc)(n);
 }
 
 static void *b_calloc(bpool *b, size_t n, size_t size)
@@ -104,10 +109,12 @@ static void *b_realloc(bpool *b, void *p, size_t n)
 
 static void b_free(bpool *b, void *p)
 {
-    if (b->v->dropin)
+    if (!b->v->dropin)
+        tlp_bufpool_free(b->bp, p);
+    else if (((uintptr_t)p >> 4) & 1)
         tlp_buf_free(p);
     else
-        tlp_bufpool_free(b->bp, p);
+        (tlp_buf_free)(p);
 }
 
 static size_t b_size(bpool *b, const void *p)
