@@ -275,6 +275,23 @@ def main():
     if isinstance(callgrind.get("tlpool"), float) and isinstance(callgrind.get("tlpool_nohandshake"), float):
         notes.append(f"issue 3: instructions per pair added by the drain handshake: "
                      f"{callgrind['tlpool'] - callgrind['tlpool_nohandshake']:+.2f} (target <= +6)")
+    # issue 4: buffers faster than glibc at every pooled size; the server-like
+    # mix at least 3x glibc, shown beside the benchmark's own floor.
+    buf_sizes = [k for k in keys if k.startswith("buf_pair/")]
+    buf_ratios = [(k, ratio(k, "tlpool")) for k in buf_sizes if ratio(k, "tlpool")]
+    if buf_ratios:
+        slower = [k for k, r in buf_ratios if r < 1.0]
+        lo, hi = min(r for _, r in buf_ratios), max(r for _, r in buf_ratios)
+        notes.append(f"issue 4: buffer drop-ins vs glibc over {len(buf_ratios)} sizes: {lo:.2f}x-{hi:.2f}x "
+                     "(target: faster at every pooled size)"
+                     + (f"; slower at {', '.join(slower)}" if slower else ""))
+    rmix = ratio("buf_server_mix/threads:2", "tlpool")
+    if rmix:
+        floor = ns("buf_server_mix_floor/threads:2", "glibc")
+        notes.append(f"issue 4: buffer server-like mix, tlpool vs glibc: {rmix:.2f}x "
+                     f"({fmt_ns(ns('buf_server_mix/threads:2', 'tlpool'))} vs "
+                     f"{fmt_ns(ns('buf_server_mix/threads:2', 'glibc'))} ns; target >= 3x)"
+                     + (f"; the benchmark alone (floor): {fmt_ns(floor)} ns" if floor else ""))
     losses = []
     rivals = [c for c in contenders if c not in ("tlpool", "tlpool_noinline")]
     for k in keys:
