@@ -156,7 +156,7 @@ int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
     for (uint32_t i = 0; i < n; i++)
         bp->head.slot_by_cls[i] = (uint16_t)((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
     for (uint32_t g = 0; g < gmin + n; g++)
-        bp->head.slot_by_grid[g] = bp->head.slot_by_cls[g > gmin ? g - gmin : 0];
+        bp->head.slot_by_grid[g] = bp->head.slot_by_cls[tlp__buf_grid_class(bp, g)];
     bp->head.fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;
     bp->magic = TLP__BUFPOOL_MAGIC;
     *out = bp;

@@ -100,6 +100,12 @@ _Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp, const void *ptr, const
 _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The class serving grid index g (grid indexes below class 0 map to it). */
+static inline uint32_t tlp__buf_grid_class(const tlp_bufpool *bp, uint32_t g)
+{
+    return g > bp->grid_min ? g - bp->grid_min : 0;
+}
+
 /* Checked builds: bp must be a live buffer pool (its magic number). */
 static inline void tlp__buf_check_bp(const tlp_bufpool *bp, const char *fn)
 {

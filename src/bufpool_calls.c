@@ -4,6 +4,7 @@
  * size, and the messages for bad pointers. Pools are made in bufpool.c.
  */
 #include "bufpool.h"
+#include "internal.h" /* tlp__vfatal */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,13 +30,8 @@
 _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "tlpool: buffer pool '%s': ", bp ? bp->name : "?");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
-    abort();
+    tlp__vfatal("buffer pool", bp ? bp->name : NULL, fmt, ap);
 }
 
 __attribute__((cold, noinline)) _Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp,
@@ -110,8 +106,7 @@ static void large_free(tlp_bufpool *bp, void *ptr)
 
 static inline uint32_t class_of(const tlp_bufpool *bp, size_t size)
 {
-    uint32_t g = tlp__buf_grid(size);
-    return g > bp->grid_min ? g - bp->grid_min : 0;
+    return tlp__buf_grid_class(bp, tlp__buf_grid(size));
 }
 
 #ifdef TLP_CHECKED
@@ -130,7 +125,7 @@ static void checked_got(tlp_bufpool *bp, void *p, uint32_t cls)
 
 __attribute__((noinline)) void *tlp__buf_alloc_slow(tlp_bufpool *bp, uint32_t grid)
 {
-    uint32_t i = grid > bp->grid_min ? grid - bp->grid_min : 0;
+    uint32_t i = tlp__buf_grid_class(bp, grid);
     char *base = tlp__get_slow(bp->classes[i].pool);
     /* NULL: tlp__get_slow has set errno = ENOMEM already. */
     if (unlikely(!base))

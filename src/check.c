@@ -9,16 +9,20 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-void tlp__fatal(const tlp_pool *pool, const char *fmt, ...)
+void tlp__vfatal(const char *kind, const char *name, const char *fmt, va_list ap)
 {
-    va_list ap;
-    fprintf(stderr, "tlpool: pool '%s': ", pool && pool->name ? pool->name : "?");
-    va_start(ap, fmt);
+    fprintf(stderr, "tlpool: %s '%s': ", kind, name ? name : "?");
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
     fputc('\n', stderr);
     fflush(stderr);
     abort();
+}
+
+void tlp__fatal(const tlp_pool *pool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tlp__vfatal("pool", pool ? pool->name : NULL, fmt, ap);
 }
 
 __attribute__((cold, noinline)) void tlp__bad_pool(const tlp_pool *pool, const char *what)

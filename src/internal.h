@@ -30,6 +30,7 @@
 #include "tlpool.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -227,6 +228,9 @@ static inline void tlp__check_destroy(tlp_pool *pool) { (void)pool; }
 /* track.h has the memory-checker seam */
 
 /* abort with a message naming the pool */
+/* The one formatter of fatal messages: "tlpool: <kind> '<name>': <msg>",
+ * flushed, then abort(). tlp__fatal and tlp__buf_fatal wrap it. */
+_Noreturn void tlp__vfatal(const char *kind, const char *name, const char *fmt, va_list ap);
 _Noreturn void tlp__fatal(const tlp_pool *pool, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

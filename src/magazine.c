@@ -75,6 +75,15 @@ void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m)
         tlp__mag_recycle(pool, m);
 }
 
+static void free_list(tlp__mag *m)
+{
+    while (m) {
+        tlp__mag *next = m->next;
+        free(m);
+        m = next;
+    }
+}
+
 void tlp__mag_free_spares(tlp_pool *pool)
 {
     for (uint32_t i = 0; i < pool->nshards; i++) {
@@ -84,21 +93,13 @@ void tlp__mag_free_spares(tlp_pool *pool)
         s->empties = NULL;
         s->nempties = 0;
         pthread_mutex_unlock(&s->lock);
-        while (stock) {
-            tlp__mag *next = stock->next;
-            free(stock);
-            stock = next;
-        }
+        free_list(stock);
     }
     pthread_mutex_lock(&pool->spare_lock);
     tlp__mag *m = pool->spares;
     pool->spares = NULL;
     pthread_mutex_unlock(&pool->spare_lock);
-    while (m) {
-        tlp__mag *next = m->next;
-        free(m);
-        m = next;
-    }
+    free_list(m);
 }
 
 uint64_t tlp__mag_list_objs(const tlp__mag *list)
