@@ -634,6 +634,11 @@ TEST_F(BufPoolDeath, BufferOfAnotherPool)
     BufPool a(ca), b(cb);
     void *p = tlp_bufpool_alloc(a, 100);
     void *l = tlp_bufpool_alloc(a, 100000);
+    // Load a magazine with room for p's class in b and in the default pool on
+    // this thread, so the frees below reach the inline fast path: only its
+    // owner check can stop p from being pushed into the wrong pool.
+    tlp_bufpool_free(b, tlp_bufpool_alloc(b, 100));
+    tlp_buf_free(tlp_buf_alloc(100));
     EXPECT_DEATH(tlp_bufpool_free(b, p), "buffer pool 'beta'.*belongs to another buffer pool");
     EXPECT_DEATH(tlp_bufpool_free(b, l), "buffer pool 'beta'.*belongs to another buffer pool");
     EXPECT_DEATH(tlp_buf_free(p), "buffer pool 'tlp_buf'.*belongs to another buffer pool");
