@@ -17,6 +17,14 @@
  * errno values (0 on success). Read docs/DESIGN.md for the tiers and the
  * concurrency protocol.
  *
+ * Signal handlers: like malloc, tlpool is NOT async-signal-safe; do not call
+ * it from a signal handler. A handler that interrupts a tlpool call and calls
+ * tlpool itself stops the program with a message ("called from a signal
+ * handler") wherever the library can see it: always in checked builds, and
+ * in release builds whenever either call leaves the inline fast path.
+ * Hooks, by contrast, may use other pools. Cancellation: the library's
+ * blocking waits are not cancellation points.
+ *
  * ABI note: tlp_get()/tlp_put() are static inline fast paths over a small set
  * of internal structures (tlp__*) exported by the library. Those structures are
  * part of the ABI: libraries with the same TLP_ABI_VERSION (the SONAME major)
@@ -154,10 +162,13 @@ TLP_API void tlp_release_idle(tlp_pool *pool);
 TLP_API void tlp_release_idle_all(void);
 
 /*
- * Opt-in watcher of Linux PSI memory pressure: a thread that waits on a
- * /proc/pressure/memory trigger ("some" stall of stall_us within window_us)
- * and calls tlp_release_idle_all() when it fires. Returns 0, ENOTSUP where PSI
- * is absent, EALREADY if running, or another errno. Stop with
+ * Opt-in watcher of Linux PSI memory pressure: a thread ("tlp-pressure")
+ * that waits on a /proc/pressure/memory trigger ("some" stall of stall_us
+ * within window_us) and calls tlp_release_idle_all() when it fires. Returns
+ * 0; EINVAL unless 0 < stall_us <= window_us and 500 ms <= window_us <= 10 s
+ * (the kernel's range); ENOTSUP where PSI or that trigger is unavailable
+ * (unprivileged processes may only use windows that are multiples of 2 s);
+ * EALREADY if running; or another errno. Stop with
  * tlp_pressure_watch_stop() (joins the thread).
  */
 TLP_API int  tlp_pressure_watch_start(unsigned stall_us, unsigned window_us);

@@ -14,8 +14,12 @@
  *    disposition is the default. Installed with SA_RESTART, but calls that
  *    the kernel never restarts (epoll_wait, poll, nanosleep, ...) may return
  *    EINTR in threads that hold cached objects when a drain runs.
- *    A thread that does not acknowledge within 100 ms (it blocks the signal)
- *    is left alone by that drain.
+ *    A thread that blocks the signal (its SigBlk in /proc) is not signalled,
+ *    nor one that has it pending already (no pile of queued real-time
+ *    signals); the drain waits for the others in parallel, 100 ms at most
+ *    in all, without the registry lock. A thread not reached keeps its
+ *    cache, unloaded: its owner hands it to the victim generation at its
+ *    next operation.
  * 3. Neither: drains do not take magazines from other threads.
  */
 #include "internal.h"
@@ -24,6 +28,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +98,46 @@ bool tlp__heavy_barrier_available(void)
     return mode != NONE;
 }
 
+bool tlp__heavy_barrier_uses_signal(void)
+{
+    pthread_once(&once, probe);
+    return mode == SIGNAL;
+}
+
+/* Is sig blocked by, or already pending on, the thread? From its SigBlk and
+ * SigPnd lines in /proc (a few microseconds; only in signal mode). A thread
+ * that blocks the signal cannot be reached; one that has it pending will
+ * run the handler when it unblocks, so another signal would only pile up
+ * in the real-time queue (a per-user limit other processes share). */
+static void signal_state(int ktid, int sig, bool *blocked, bool *pending)
+{
+    char path[64], buf[2048];
+    *blocked = *pending = false;
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", ktid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    uint64_t bit = 1ull << (sig - 1);
+    const char *p = strstr(buf, "SigPnd:");
+    if (p && (strtoull(p + 7, NULL, 16) & bit))
+        *pending = true;
+    p = strstr(buf, "SigBlk:");
+    if (p && (strtoull(p + 7, NULL, 16) & bit))
+        *blocked = true;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void tlp__heavy_barrier(tlp_thread_rec *pending)
 {
     if (mode == MEMBARRIER) {
@@ -107,32 +154,41 @@ void tlp__heavy_barrier(tlp_thread_rec *pending)
     atomic_thread_fence(memory_order_seq_cst);
     tlp__thread *self = tlp__tls;
     for (tlp_thread_rec *r = pending; r; r = r->pending) {
+        r->reached = false;
         if (&r->pub == self) {
             r->ack_goal = 0; /* we are not in a fast path: nothing to wait for */
+            r->reached = true;
             continue;
         }
+        bool blocked, queued;
+        signal_state(r->ktid, barrier_signal, &blocked, &queued);
+        if (blocked) {
+            r->ack_goal = UINT64_MAX; /* cannot be reached: do not queue more */
+            continue;
+        }
+        /* Any acknowledgement from now on comes from a handler that ran
+         * after our stores: a signal already pending counts. */
         r->ack_goal = atomic_load_explicit(&r->acks, memory_order_relaxed) + 1;
-        if (pthread_kill(r->tid, barrier_signal) != 0)
-            r->ack_goal = UINT64_MAX; /* cannot be reached */
+        if (!queued && pthread_kill(r->tid, barrier_signal) != 0)
+            r->ack_goal = UINT64_MAX;
     }
-}
-
-bool tlp__heavy_barrier_reached(tlp_thread_rec *r)
-{
-    if (mode != SIGNAL || r->ack_goal == 0)
-        return true;
-    if (r->ack_goal == UINT64_MAX)
-        return false;
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    /* Acquire pairs with the handler's release: its fence happened-before. */
-    while (atomic_load_explicit(&r->acks, memory_order_acquire) < r->ack_goal) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) > 100000000L)
-            return false;
+    /* One deadline for all of them, waited in parallel. */
+    int64_t deadline = mono_ns() + 100000000;
+    for (;;) {
+        bool waiting = false;
+        for (tlp_thread_rec *r = pending; r; r = r->pending) {
+            if (r->reached || r->ack_goal == UINT64_MAX)
+                continue;
+            /* Acquire pairs with the handler's release: its fence happened-before. */
+            if (atomic_load_explicit(&r->acks, memory_order_acquire) >= r->ack_goal)
+                r->reached = true;
+            else
+                waiting = true;
+        }
+        if (!waiting || mono_ns() > deadline)
+            return;
         sched_yield();
     }
-    return true;
 }
 
 bool tlp__remote_drain_ok(void)

@@ -48,13 +48,47 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
     return obj;
 }
 
+/* A drain could not reach this thread (signal fallback) and left its
+ * magazines of the slot unloaded: the owner hands them to the victim
+ * generation itself, as the drain would have. Thread lock held; returns
+ * what goes to the victim generation (pushed after unlocking). */
+static tlp__mag *hand_over(tlp_pool *pool, tlp_thread_rec *r)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__mag *list = NULL;
+    tlp__mag *mags[2] = { r->cur[slot], r->prev_mag[slot] };
+    r->missed[slot] = false;
+    r->cur[slot] = r->prev_mag[slot] = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (mags[i] && mags[i]->count) {
+            mags[i]->next = list;
+            list = mags[i];
+        } else if (mags[i]) {
+            tlp__mag_recycle(pool, mags[i]);
+        }
+    }
+    return list;
+}
+
+static void lock_owner(tlp_pool *pool, tlp_thread_rec *r)
+{
+    pthread_mutex_lock(&r->lock);
+    if (unlikely(r->missed[pool->head.slot])) {
+        tlp__mag *list = hand_over(pool, r);
+        pthread_mutex_unlock(&r->lock);
+        tlp__victim_add(pool, list);
+        pthread_mutex_lock(&r->lock);
+    }
+}
+
 void *tlp__get_slow(tlp_pool *pool)
 {
     tlp__check_pool(pool, "tlp_get");
+    tlp__lib_enter(pool, "tlp_get");
     tlp_thread_rec *r = tlp__thread_self();
     void *obj = NULL;
     if (r) {
-        pthread_mutex_lock(&r->lock);
+        lock_owner(pool, r);
         obj = get_cached(pool, r);
         pthread_mutex_unlock(&r->lock);
     }
@@ -67,10 +101,13 @@ void *tlp__get_slow(tlp_pool *pool)
         tlp__track_unpoison(obj, pool->obj_size); /* recycled: accessible again */
     } else {
         obj = tlp__obj_make(pool); /* counts; errno = ENOMEM on failure */
-        if (!obj)
+        if (!obj) {
+            tlp__lib_leave();
             return NULL;
+        }
     }
     tlp__check_got(pool, obj);
+    tlp__lib_leave();
     return obj;
 }
 
@@ -148,7 +185,7 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
     bool failed = (r == NULL);
     tlp__mag *spill = NULL;
     if (r) {
-        pthread_mutex_lock(&r->lock);
+        lock_owner(pool, r);
         spill = put_cached(pool, r, obj, &failed);
         pthread_mutex_unlock(&r->lock);
     }
@@ -173,18 +210,25 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
     if (!obj)
         return;
     tlp__check_pool(pool, "tlp_put");
+    tlp__lib_enter(pool, "tlp_put");
     tlp__check_put(pool, obj);
     if (pool->obj_reset) {
-        if (!pool->obj_reset(obj, pool->ctx)) {
+        bool keep;
+        TLP__HOOK(keep = pool->obj_reset(obj, pool->ctx));
+        if (!keep) {
             drop_refused(pool, obj);
+            tlp__lib_leave();
             return;
         }
 #if TLP_FASTPATH
-        if (put_after_reset(pool, obj))
+        if (put_after_reset(pool, obj)) {
+            tlp__lib_leave();
             return;
+        }
 #endif
     }
     put_locked(pool, obj);
+    tlp__lib_leave();
 }
 
 void *tlp_get_noinline(tlp_pool *pool)

@@ -60,8 +60,12 @@ static bool set_grow(tlp_pool *pool)
     if ((pool->out_len + 1) * 4 > cap)
         cap *= 2;
     void **t = calloc(cap, sizeof *t);
-    if (!t)
+    uintptr_t *tk = calloc(cap, sizeof *tk);
+    if (!t || !tk) {
+        free(t);
+        free(tk);
         return false;
+    }
     for (size_t i = 0; i < pool->out_cap; i++) {
         void *p = pool->out_set[i];
         if (p == EMPTY || p == TOMB)
@@ -70,9 +74,12 @@ static bool set_grow(tlp_pool *pool)
         while (t[j])
             j = (j + 1) & (cap - 1);
         t[j] = p;
+        tk[j] = pool->out_taker[i];
     }
     free(pool->out_set);
+    free(pool->out_taker);
     pool->out_set = t;
+    pool->out_taker = tk;
     pool->out_cap = cap;
     pool->out_used = pool->out_len;
     return true;
@@ -109,6 +116,7 @@ void tlp__check_got(tlp_pool *pool, void *obj)
     if (pool->out_set[j] == EMPTY)
         pool->out_used++;
     pool->out_set[j] = obj;
+    pool->out_taker[j] = (uintptr_t)pthread_self();
     pool->out_len++;
     pthread_mutex_unlock(&pool->check_lock);
 }
@@ -158,6 +166,21 @@ void tlp__check_destroy(tlp_pool *pool)
     pthread_mutex_unlock(&pool->check_lock);
     if (n)
         tlp__fatal(pool, "tlp_pool_destroy with %zu object(s) still out (not put back)", n);
+}
+
+/* fork() child, every lock held by us: objects taken by threads that did
+ * not come along are not out here (nobody can put them back). Forgotten,
+ * not reported at destroy. */
+void tlp__check_fork_child(tlp_pool *pool)
+{
+    uintptr_t self = (uintptr_t)pthread_self();
+    for (size_t i = 0; i < pool->out_cap; i++) {
+        void *p = pool->out_set[i];
+        if (p == EMPTY || p == TOMB || pool->out_taker[i] == self)
+            continue;
+        pool->out_set[i] = TOMB;
+        pool->out_len--;
+    }
 }
 
 #endif

@@ -12,7 +12,9 @@
 
 typedef struct drainer {
     pthread_t thread;
-    bool stop; /* guarded by lock */
+    bool stop;       /* guarded by lock */
+    bool self_free;  /* stopped from its own thread (a hook in a drain
+                      * destroyed the last pool): it frees itself */
 } drainer;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,6 +56,7 @@ static tlp_pool *next_due(uint64_t now, uint64_t *wake)
 static void *drainer_main(void *arg)
 {
     drainer *d = arg;
+    pthread_setname_np(pthread_self(), "tlp-drainer");
     pthread_mutex_lock(&lock);
     while (!d->stop) {
         uint64_t wake, now = now_ns();
@@ -71,7 +74,10 @@ static void *drainer_main(void *arg)
         struct timespec ts = { (time_t)(wake / 1000000000u), (long)(wake % 1000000000u) };
         pthread_cond_timedwait(&cond, &lock, &ts);
     }
+    bool self_free = d->self_free;
     pthread_mutex_unlock(&lock);
+    if (self_free)
+        free(d);
     return NULL;
 }
 
@@ -139,10 +145,20 @@ static void stop_unlock_join(bool stop)
         running = NULL;
         d->stop = true;
         pthread_cond_broadcast(&cond);
+        if (pthread_equal(d->thread, pthread_self())) {
+            /* A hook running in a background drain destroyed the last pool
+             * with drain_ms: the drainer cannot join itself. It sees stop
+             * when the drain returns, and exits and frees itself. */
+            d->self_free = true;
+            pthread_detach(d->thread);
+            d = NULL;
+        }
     }
     pthread_mutex_unlock(&lock);
     if (d) {
+        int old = tlp__nocancel_begin(); /* pthread_join is a cancellation point */
         pthread_join(d->thread, NULL);
+        tlp__nocancel_end(old);
         free(d);
     }
 }
@@ -157,8 +173,10 @@ void tlp__drainer_remove(tlp_pool *pool)
             break;
         }
     }
+    int old = tlp__nocancel_begin(); /* pthread_cond_wait is a cancellation point */
     while (pool->drain_busy)
         pthread_cond_wait(&cond, &lock);
+    tlp__nocancel_end(old);
     stop_unlock_join(npools == 0);
 }
 

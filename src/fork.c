@@ -117,6 +117,15 @@ static void child(void)
     tlp__threads = keep;
     if (keep)
         keep->next = keep->prev = NULL;
+    /* References held by the threads that did not come along died with
+     * them: destroy must not wait for them. */
+    tlp__ref_fork_child();
+#ifdef TLP_CHECKED
+    /* Objects taken by those threads are not out in the child. */
+    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+        if (tlp__pools[s])
+            tlp__check_fork_child(tlp__pools[s]);
+#endif
     /* Waiters of the parent (a destroy waiting for references) may be
      * counted in the condition variable; they do not exist here. */
     pthread_cond_init(&tlp__registry_cond, NULL);

@@ -69,7 +69,8 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
     tlp__mag *list = NULL;
 
     /* Phase 1: lock each thread that holds magazines of this pool and swap
-     * the empty sentinel in. The locks keep the owners' slow paths out. */
+     * the empty sentinel in. The locks keep the owners' slow paths out, and
+     * keep the threads from exiting (thread exit needs the lock). */
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next) {
         if (!remote && &r->pub != self)
             continue;
@@ -82,16 +83,28 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         }
         unload(r, slot);
         r->pending = pending;
+        r->reached = true;
         pending = r;
     }
+    /* Nobody waits for the registry while we wait for other threads. */
+    if (!detach)
+        pthread_mutex_unlock(&tlp__registry_lock);
     if (!pending)
         return NULL;
 
     /* Phase 2: one heavy barrier for all of them. Destroy (detach) needs
-     * none: its precondition is that no thread uses the pool. */
+     * none: its precondition is that no thread uses the pool. A fenced
+     * library issues membarrier too where the kernel has it: a program whose
+     * inline fast path was compiled without TLP_FENCED (the relaxed
+     * handshake) is then still safe with it. */
     bool barrier = false;
-#if !defined(TLP_FENCED) && TLP_FASTPATH
+#if TLP_FASTPATH
+#ifdef TLP_FENCED
+    barrier = remote && !detach && !tlp__heavy_barrier_uses_signal() &&
+              tlp__heavy_barrier_available();
+#else
     barrier = remote && !detach;
+#endif
     if (barrier)
         tlp__heavy_barrier(pending);
 #endif
@@ -99,10 +112,12 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
     /* Phase 3: wait for any fast path in flight, then the magazines are ours. */
     for (tlp_thread_rec *r = pending; r; r = pending) {
         pending = r->pending;
-        if (barrier && !tlp__heavy_barrier_reached(r)) {
-            /* Not reached (signal fallback: the thread blocks the signal):
-             * leave its cache as it was. */
-            tlp__thread_load(r, slot, r->cur[slot]);
+        if (!r->reached) {
+            /* Not reached (signal fallback: the thread blocks the signal or
+             * did not answer in time): its cache stays as it is, unloaded,
+             * so that its owner's next operation takes the slow path and
+             * hands the magazines to the victim generation itself. */
+            r->missed[slot] = true;
             pthread_mutex_unlock(&r->lock);
             continue;
         }
@@ -110,6 +125,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         take(pool, &list, r->cur[slot]);
         take(pool, &list, r->prev_mag[slot]);
         r->cur[slot] = r->prev_mag[slot] = NULL;
+        r->missed[slot] = false;
         if (detach) {
             tlp__count(&pool->retired_puts, r->pub.puts[slot]);
             r->pub.puts[slot] = 0;

@@ -111,6 +111,7 @@ struct tlp_pool {
 #ifdef TLP_CHECKED
     pthread_mutex_t check_lock;
     void **out_set;          /* open-addressing set of objects handed out */
+    uintptr_t *out_taker;    /* pthread_self() of the taker, per entry */
     size_t out_cap, out_len, out_used; /* used = live + tombstones */
 #endif
 
@@ -127,7 +128,12 @@ typedef struct tlp_thread_rec {
     uint64_t ack_goal;                   /* barrier.c scratch (registry lock) */
     uint32_t home;           /* home shard seed */
     pthread_t tid;           /* for the signal barrier (barrier.c) */
+    int ktid;                /* kernel thread id: /proc/self/task/ktid (barrier.c) */
+    bool reached;            /* barrier.c scratch: the heavy barrier reached it */
     _Atomic uint64_t acks;   /* signal barriers this thread has run */
+    bool missed[TLP_MAX_POOLS]; /* a drain could not reach this thread: its
+                                 * magazines of that slot go to the victim
+                                 * generation at its next slow path (thread lock) */
     tlp__mag *cur[TLP_MAX_POOLS];   /* the loaded magazine (authoritative copy) */
     tlp__mag *prev_mag[TLP_MAX_POOLS];
 } tlp_thread_rec;
@@ -184,17 +190,73 @@ tlp__mag *tlp__victim_swap(tlp_pool *pool, tlp__mag *list, uint64_t objs);
 
 /* handshake.c: take every magazine of `pool` from every thread's cache
  * (registry lock held). remote = false: only the calling thread's. detach:
- * also forget the threads' fast-put counters (destroy). */
+ * also forget the threads' fast-put counters (destroy). Unless detach, the
+ * registry lock is released before the function waits for other threads
+ * (it returns with the registry lock released); with detach it stays held. */
 tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach);
 /* May drains take magazines from other, running threads? */
 bool tlp__remote_drain_ok(void);
-/* barrier.c: the heavy side of the handshake. barrier() must be called
- * with the registry lock held, after the pending threads' loaded slots were
- * swapped; it returns false for a thread it could not reach (signal mode: no
- * acknowledgement in time), whose magazines must then be left alone. */
+/* barrier.c: the heavy side of the handshake. barrier() is called after
+ * the pending threads' loaded slots were swapped (their locks held); it sets
+ * r->reached for each, false for a thread it could not reach (signal mode:
+ * the thread blocks the signal, or did not acknowledge by one deadline for
+ * all), whose magazines must then be left alone. May block up to 100 ms in
+ * signal mode: the caller must not hold the registry lock. */
 bool tlp__heavy_barrier_available(void);
+bool tlp__heavy_barrier_uses_signal(void);
 void tlp__heavy_barrier(tlp_thread_rec *pending);
-bool tlp__heavy_barrier_reached(tlp_thread_rec *r);
+
+/* ref.c: references that keep a pool alive (destroy waits for none) while
+ * a thread works on it outside the registry lock. Each is a node on the
+ * holder's stack, linked into a per-thread list, so that a fork()ed child
+ * keeps exactly the references of the thread that forked. Take with the
+ * registry lock held; drop takes it. */
+typedef struct tlp__ref {
+    tlp_pool *pool;
+    struct tlp__ref *next;
+} tlp__ref;
+void tlp__ref_take(tlp__ref *node, tlp_pool *pool);
+void tlp__ref_drop(tlp__ref *node);
+void tlp__ref_wait_none(tlp_pool *pool);  /* registry lock held; not cancellable */
+void tlp__ref_fork_child(void);           /* all locks held by the forker */
+
+/* victim.c: magazines an owner hands over after a drain missed it */
+void tlp__victim_add(tlp_pool *pool, tlp__mag *list);
+
+/* reenter.c: tlpool is not async-signal-safe. The library marks where it is
+ * (the pool) while it runs its own code, and clears the mark around hooks;
+ * a call that finds the mark set, or finds the thread inside a fast path
+ * (busy), comes from a signal handler that interrupted tlpool, and stops
+ * the program with a message instead of deadlocking or corrupting. */
+extern __thread const tlp_pool *tlp__inside __attribute__((tls_model("initial-exec")));
+_Noreturn void tlp__reentered(const tlp_pool *pool, const char *what);
+static inline const tlp_pool *tlp__lib_enter(const tlp_pool *pool, const char *what)
+{
+    const tlp_pool *was = tlp__inside;
+    tlp__thread *t = tlp__tls;
+    /* (The sentinel's busy is written by every thread's first operation.) */
+    if (unlikely(was != NULL || (t != &tlp__sentinel_thread &&
+                                 atomic_load_explicit(&t->busy, memory_order_relaxed) != 0)))
+        tlp__reentered(pool, what);
+    tlp__inside = pool;
+    return was;
+}
+static inline void tlp__lib_leave(void)
+{
+    tlp__inside = NULL;
+}
+/* Around a hook: the hook may use pools (a legitimate nested call). */
+#define TLP__HOOK(call)                                  \
+    do {                                                 \
+        const tlp_pool *tlp__was_inside = tlp__inside;   \
+        tlp__inside = NULL;                              \
+        call;                                            \
+        tlp__inside = tlp__was_inside;                   \
+    } while (0)
+
+/* cancel.c: blocking waits inside the library are not cancellation points */
+int tlp__nocancel_begin(void);
+void tlp__nocancel_end(int old);
 
 /* drainer.c */
 void tlp__drainer_add(tlp_pool *pool);
@@ -219,6 +281,7 @@ static inline void tlp__check_pool(const tlp_pool *pool, const char *what)
 void tlp__check_got(tlp_pool *pool, void *obj);
 void tlp__check_put(tlp_pool *pool, void *obj);
 void tlp__check_destroy(tlp_pool *pool);
+void tlp__check_fork_child(tlp_pool *pool); /* forget objects of threads gone */
 #else
 static inline void tlp__check_got(tlp_pool *pool, void *obj) { (void)pool; (void)obj; }
 static inline void tlp__check_put(tlp_pool *pool, void *obj) { (void)pool; (void)obj; }

@@ -12,7 +12,7 @@ void *tlp__obj_make(tlp_pool *pool)
 {
     void *obj;
     if (pool->obj_new) {
-        obj = pool->obj_new(pool->ctx);
+        TLP__HOOK(obj = pool->obj_new(pool->ctx));
     } else if (pool->obj_align <= _Alignof(max_align_t)) {
         obj = malloc(pool->obj_size);
     } else if (posix_memalign(&obj, pool->obj_align, pool->obj_size) != 0) {
@@ -31,7 +31,7 @@ void tlp__obj_release(tlp_pool *pool, void *obj)
 {
     tlp__track_unpoison(obj, pool->obj_size);
     if (pool->obj_free)
-        pool->obj_free(obj, pool->ctx);
+        TLP__HOOK(pool->obj_free(obj, pool->ctx));
     else
         free(obj);
     tlp__count(&pool->released, 1);

@@ -143,12 +143,12 @@ void tlp_pool_destroy(tlp_pool *pool)
     if (!pool)
         return;
     tlp__check_pool(pool, "tlp_pool_destroy");
+    tlp__lib_enter(pool, "tlp_pool_destroy");
     if (pool->drain_ms)
         tlp__drainer_remove(pool); /* waits for a drain in flight */
 
     pthread_mutex_lock(&tlp__registry_lock);
-    while (pool->refs)
-        pthread_cond_wait(&tlp__registry_cond, &tlp__registry_lock);
+    tlp__ref_wait_none(pool);
     tlp__check_destroy(pool); /* reports objects still out (checked builds) */
     tlp__mag *mags = tlp__take_thread_mags(pool, true, true);
     tlp__slot_free(pool->head.slot);
@@ -167,12 +167,15 @@ void tlp_pool_destroy(tlp_pool *pool)
     pool->magic = TLP_POOL_DEAD;
 #ifdef TLP_CHECKED
     free(pool->out_set);
+    free(pool->out_taker);
     pool->out_set = NULL;
+    pool->out_taker = NULL;
     bury(pool);
 #else
     free(pool->name);
     free(pool);
 #endif
+    tlp__lib_leave();
 }
 
 const char *tlp_pool_name(const tlp_pool *pool)

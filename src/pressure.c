@@ -20,6 +20,7 @@ static int psi_fd = -1, stop_fd = -1;
 static void *watch(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "tlp-pressure");
     struct pollfd fds[2] = { { psi_fd, POLLPRI, 0 }, { stop_fd, POLLIN, 0 } };
     for (;;) {
         int n = poll(fds, 2, -1);
@@ -37,6 +38,10 @@ static void *watch(void *arg)
 
 int tlp_pressure_watch_start(unsigned stall_us, unsigned window_us)
 {
+    /* The kernel's range for a trigger (Documentation/accounting/psi):
+     * a window of 500 ms to 10 s, a stall within the window. */
+    if (stall_us == 0 || stall_us > window_us || window_us < 500000 || window_us > 10000000)
+        return EINVAL;
     pthread_mutex_lock(&lock);
     if (psi_fd >= 0) {
         pthread_mutex_unlock(&lock);
@@ -51,7 +56,10 @@ int tlp_pressure_watch_start(unsigned stall_us, unsigned window_us)
     char trig[64];
     int len = snprintf(trig, sizeof trig, "some %u %u", stall_us, window_us);
     if (write(fd, trig, (size_t)len + 1) < 0) {
-        err = errno == EOPNOTSUPP ? ENOTSUP : errno;
+        /* The arguments are in range, so EINVAL is this kernel refusing
+         * the trigger (unprivileged processes may only use windows that are
+         * a multiple of 2 s; kernels built without trigger support). */
+        err = (errno == EOPNOTSUPP || errno == EINVAL) ? ENOTSUP : errno;
         close(fd);
         goto out;
     }
@@ -103,7 +111,9 @@ void tlp_pressure_watch_stop(void)
     uint64_t one = 1;
     if (write(stop_fd, &one, sizeof one) < 0)
         abort(); /* an eventfd write of 1 cannot fail */
+    int old = tlp__nocancel_begin(); /* pthread_join is a cancellation point */
     pthread_join(thread, NULL);
+    tlp__nocancel_end(old);
     close(psi_fd);
     close(stop_fd);
     psi_fd = stop_fd = -1;

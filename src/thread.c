@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 tlp__mag tlp__empty_mag = { .count = 0, .fast_cap = 0, .next = NULL };
 
@@ -29,24 +30,11 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static _Atomic uint32_t next_home;
 
-typedef struct flush_item {
-    tlp_pool *pool;
-    tlp__mag *mag;
-} flush_item;
-
-/* Thread exit: hand every cached magazine to its pool's shared tier, so
- * nothing is lost and another thread can reuse the objects. Pools are kept
- * alive with a reference while we push outside the registry lock (pushing
- * may release objects through hooks, which must run without locks). */
-static void thread_exit(void *arg)
+/* Under the registry and thread locks: takes the magazines of the first
+ * slot at or after *from that has any, and a reference on its pool. */
+static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, tlp__ref *ref)
 {
-    tlp_thread_rec *r = arg;
-    flush_item *items = malloc(2 * TLP_MAX_POOLS * sizeof *items);
-    size_t n = 0;
-
-    pthread_mutex_lock(&tlp__registry_lock);
-    pthread_mutex_lock(&r->lock);
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
+    for (uint32_t s = *from; s < TLP_MAX_POOLS; s++) {
         tlp_pool *pool = tlp__pools[s];
         /* A drain may have emptied the cache of a thread that put objects:
          * its put count must survive it all the same. (Destroy zeroes the
@@ -55,49 +43,66 @@ static void thread_exit(void *arg)
             tlp__count(&pool->retired_puts, r->pub.puts[s]);
             r->pub.puts[s] = 0;
         }
+        r->missed[s] = false;
         if (!r->cur[s] && !r->prev_mag[s])
             continue;
-        tlp__mag *mags[2] = { r->cur[s], r->prev_mag[s] };
+        mags[0] = r->cur[s];
+        mags[1] = r->prev_mag[s];
         r->cur[s] = r->prev_mag[s] = NULL;
         atomic_store_explicit(&r->pub.loaded[s], &tlp__empty_mag, memory_order_relaxed);
+        tlp__ref_take(ref, pool);
+        *from = s;
+        return pool;
+    }
+    return NULL;
+}
+
+/* Thread exit: hand every cached magazine to its pool's shared tier, so
+ * nothing is lost and another thread can reuse the objects. One pool at a
+ * time, kept alive by a reference while we push outside the locks (pushing
+ * may release objects through hooks, which must run without locks and may
+ * use pools themselves). Needs no memory. */
+static void thread_exit(void *arg)
+{
+    tlp_thread_rec *r = arg;
+    uint32_t from = 0;
+    int old = tlp__nocancel_begin();
+    for (;;) {
+        tlp__mag *mags[2];
+        tlp__ref ref;
+        pthread_mutex_lock(&tlp__registry_lock);
+        pthread_mutex_lock(&r->lock);
+        tlp_pool *pool = take_next(r, &from, mags, &ref);
+        if (!pool && from != 0) {
+            /* A hook may have used a pool of a lower slot: one more pass. */
+            from = 0;
+            pool = take_next(r, &from, mags, &ref);
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (!pool) {
+            /* Nothing cached any more: leave the registry. */
+            if (r->prev)
+                r->prev->next = r->next;
+            else
+                tlp__threads = r->next;
+            if (r->next)
+                r->next->prev = r->prev;
+            pthread_mutex_unlock(&tlp__registry_lock);
+            break;
+        }
+        pthread_mutex_unlock(&tlp__registry_lock);
         for (int i = 0; i < 2; i++) {
             if (!mags[i])
                 continue;
-            if (items) {
-                pool->refs++;
-                items[n++] = (flush_item){ pool, mags[i] };
-            } else {
-                /* No memory for the list: keep it simple and correct, push
-                 * under the lock (no release can happen without max_idle). */
+            if (mags[i]->count)
                 tlp__shard_push(pool, r->home, mags[i]);
-            }
+            else
+                tlp__mag_recycle(pool, mags[i]);
         }
+        tlp__ref_drop(&ref);
     }
-    pthread_mutex_unlock(&r->lock);
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        tlp__threads = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    pthread_mutex_unlock(&tlp__registry_lock);
-
     tlp__tls = &tlp__sentinel_thread;
-
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].mag->count)
-            tlp__shard_push(items[i].pool, r->home, items[i].mag);
-        else
-            tlp__mag_recycle(items[i].pool, items[i].mag);
-    }
-    if (n) {
-        pthread_mutex_lock(&tlp__registry_lock);
-        for (size_t i = 0; i < n; i++)
-            items[i].pool->refs--;
-        pthread_cond_broadcast(&tlp__registry_cond);
-        pthread_mutex_unlock(&tlp__registry_lock);
-    }
-    free(items);
+    tlp__nocancel_end(old);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -124,6 +129,7 @@ tlp_thread_rec *tlp__thread_self(void)
     pthread_mutex_init(&r->lock, NULL);
     r->home = atomic_fetch_add_explicit(&next_home, 1, memory_order_relaxed);
     r->tid = pthread_self();
+    r->ktid = (int)gettid();
     atomic_init(&r->acks, 0);
     if (pthread_setspecific(exit_key, r) != 0) {
         pthread_mutex_destroy(&r->lock);

@@ -39,3 +39,20 @@ tlp__mag *tlp__victim_swap(tlp_pool *pool, tlp__mag *list, uint64_t objs)
     pthread_mutex_unlock(&pool->victim_lock);
     return old;
 }
+
+void tlp__victim_add(tlp_pool *pool, tlp__mag *list)
+{
+    if (!list)
+        return;
+    uint64_t n = tlp__mag_list_objs(list);
+    tlp__mag *last = list;
+    while (last->next)
+        last = last->next;
+    pthread_mutex_lock(&pool->victim_lock);
+    last->next = pool->victim;
+    pool->victim = list;
+    atomic_store_explicit(&pool->victim_objs,
+                          atomic_load_explicit(&pool->victim_objs, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&pool->victim_lock);
+}

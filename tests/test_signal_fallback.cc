@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+// The signal fallback of the heavy barrier (kernels without membarrier,
+// forced here with TLP_NO_MEMBARRIER=1 before the first pool) and threads
+// that block every signal, as server workers often do.
+#include <gtest/gtest.h>
+#include <tlpool.h>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tlp_test_util.h"
+
+namespace {
+
+const int force_fallback = setenv("TLP_NO_MEMBARRIER", "1", 1);
+
+/* Signals queued for this user (first number of SigQ): real-time signals
+ * that pile up show here. */
+long queued_signals()
+{
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("SigQ:", 0) == 0)
+            return std::strtol(line.c_str() + 5, nullptr, 10);
+    return -1;
+}
+
+/* n threads that block every signal, each holding `cached` idle objects of
+ * pool in its cache, sleeping until told to do one more get/put. */
+struct BlockedWorkers {
+    std::mutex mu;
+    std::condition_variable cv;
+    int phase = 0, ready = 0;
+    std::vector<std::thread> threads;
+
+    BlockedWorkers(tlp_pool *pool, int n, int cached)
+    {
+        for (int i = 0; i < n; i++)
+            threads.emplace_back([this, pool, cached] {
+                sigset_t all;
+                sigfillset(&all);
+                pthread_sigmask(SIG_BLOCK, &all, nullptr);
+                std::vector<void *> o(cached);
+                for (auto &x : o) x = tlp_get(pool);
+                for (auto x : o) tlp_put(pool, x);
+                std::unique_lock<std::mutex> g(mu);
+                ready++;
+                cv.notify_all();
+                cv.wait(g, [this] { return phase >= 1; });
+                g.unlock();
+                tlp_put(pool, tlp_get(pool));  // the owner's next operation
+                g.lock();
+                ready++;
+                cv.notify_all();
+                cv.wait(g, [this] { return phase >= 2; });
+            });
+        std::unique_lock<std::mutex> g(mu);
+        cv.wait(g, [&] { return ready == n; });
+    }
+    void step(int to)
+    {
+        std::unique_lock<std::mutex> g(mu);
+        phase = to;
+        cv.notify_all();
+        if (to == 1)
+            cv.wait(g, [&] { return ready == 2 * (int)threads.size(); });
+    }
+    ~BlockedWorkers()
+    {
+        step(2);
+        for (auto &t : threads) t.join();
+    }
+};
+
+}  // namespace
+
+TEST(SignalFallback, ThreadsBlockingTheSignalGetNoPileOfQueuedSignals)
+{
+    ASSERT_EQ(force_fallback, 0);
+    tlp_config c{};
+    c.obj_size = 64;
+    c.name = "blocked";
+    tlp_pool *p;
+    ASSERT_EQ(tlp_pool_create(&c, &p), 0);
+    const int n = 6;
+    {
+        BlockedWorkers w(p, n, 8);
+        long before = queued_signals();
+        ASSERT_GE(before, 0);
+        for (int i = 0; i < 8; i++) tlp_drain(p);
+        long after = queued_signals();
+        EXPECT_LE(after - before, n) << "each drain queued another real-time signal on threads that block it";
+        w.step(1);
+    }
+    tlp_pool_destroy(p);
+}
+
+/* A thread the barrier cannot reach keeps its magazines through the drain,
+ * but hands them over itself at its next operation. */
+TEST(SignalFallback, UnreachableThreadsHandOverTheirCacheAtTheirNextOperation)
+{
+    tlp_config c{};
+    c.obj_size = 64;
+    c.thread_cache = 64;
+    c.name = "handover";
+    tlp_pool *p;
+    ASSERT_EQ(tlp_pool_create(&c, &p), 0);
+    const int n = 4, cached = 20;
+    // Only the relaxed handshake needs the barrier; a fenced or checked
+    // library reaches every thread's cache without it.
+    const unsigned f = tlp_build_features();
+    const bool fallback = (f & TLP_FEATURE_FASTPATH) && !(f & TLP_FEATURE_FENCED);
+    {
+        BlockedWorkers w(p, n, cached);
+        tlp_drain(p);
+        tlp_stats s;
+        tlp_stats_get(p, &s);
+        if (fallback)
+            EXPECT_GE(s.idle_thread, (uint64_t)(n * cached)) << "an unreachable cache was taken";
+        else
+            EXPECT_EQ(s.idle_thread, 0u);
+        w.step(1);  // each worker does one get/put
+        tlp_stats_get(p, &s);
+        EXPECT_LE(s.idle_thread, (uint64_t)n) << "the owners kept their drained caches";
+        tlp_drain(p);
+        tlp_drain(p);
+        tlp_stats_get(p, &s);
+        EXPECT_LE(s.idle, (uint64_t)n) << "handed-over objects are released by later drains";
+    }
+    tlp_pool_destroy(p);
+}
