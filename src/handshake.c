@@ -108,6 +108,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
     if (barrier)
         tlp__heavy_barrier(pending);
 #endif
+    (void)barrier;
 
     /* Phase 3: wait for any fast path in flight, then the magazines are ours. */
     for (tlp_thread_rec *r = pending; r; r = pending) {
