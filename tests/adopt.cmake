@@ -37,3 +37,9 @@ add_test(NAME variant_mismatch_fails_to_link
           -DLIBNAME=tlpool${TLP_SUFFIX} -DFENCED=${TLP_FENCED} "-DFLAGS=${TLP_VARIANT_FLAGS}"
           -DOUT=${CMAKE_CURRENT_BINARY_DIR}/variant_prog
           -P ${CMAKE_CURRENT_SOURCE_DIR}/variant_link.cmake)
+
+# The README's first C example compiles without warnings.
+add_test(NAME readme_example_compiles
+  COMMAND ${CMAKE_COMMAND} -DCC=${CMAKE_C_COMPILER} -DREADME=${PROJECT_SOURCE_DIR}/README.md
+          -DINC=${PROJECT_SOURCE_DIR}/include -DOUT=${CMAKE_CURRENT_BINARY_DIR}/readme_example.c
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/readme_example.cmake)
