@@ -3,7 +3,10 @@
  * tlpool.hpp — a header-only C++17 layer over tlpool.h (link tlpool as usual).
  *
  *     struct request { std::string path; void reset() { path.clear(); } };
- *     tlp::pool<request> requests({.drain_ms = 1000, .name = "requests"});
+ *     tlp::pool_options o;
+ *     o.drain_ms = 1000;
+ *     o.name = "requests";
+ *     tlp::pool<request> requests(o);
  *     auto r = requests.get();          // tlp::pool<request>::handle
  *     r->path = "/";                    // put back when r goes out of scope
  *
