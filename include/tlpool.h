@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tlpool — a thread-local object pool for C11 (the C answer to Go's sync.Pool).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs tlpool into a temporary prefix and builds a user program against it
 # with find_package(tlpool) and with pkg-config, then runs both.
 set -euo pipefail

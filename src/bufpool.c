@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Buffer pools: size classes over tlp_pools. This file makes and destroys
  * them: the classes' hooks, the class layout and budget at create, drains,

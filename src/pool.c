@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pool lifecycle: configuration checks, create, destroy, name, version.
  */

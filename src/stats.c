@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Statistics. The fast path counts only its puts, per thread and per slot,
  * with a plain increment; everything else is derived (see tlp_stats in
