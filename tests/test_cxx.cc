@@ -43,6 +43,12 @@ struct throwing_ctor {
     }
 };
 
+struct throwing_reset {
+    static inline int dtors = 0;
+    ~throwing_reset() { dtors++; }
+    void reset() { throw std::runtime_error("reset failed"); }
+};
+
 struct alignas(256) aligned_obj {
     char bytes[300];
 };
@@ -116,6 +122,16 @@ TEST(CxxPool, BoolResetFalseDropsTheObject)
     }
     EXPECT_EQ(bool_reset::dtors, 1) << "reset() returned true: kept";
     EXPECT_EQ(p.stats().idle, 1u);
+}
+
+TEST(CxxPool, ThrowingResetDropsTheObject)
+{
+    throwing_reset::dtors = 0;
+    tlp::pool<throwing_reset> p;
+    EXPECT_NO_THROW(p.get()) << "the exception stays inside the put";
+    EXPECT_EQ(throwing_reset::dtors, 1) << "the object was dropped, not kept";
+    EXPECT_EQ(p.stats().dropped_reset, 1u);
+    EXPECT_EQ(p.stats().idle, 0u);
 }
 
 TEST(CxxPool, ConstructorExceptionReachesGet)
