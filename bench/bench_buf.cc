@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The buffer-pool scenario set: tlp_buf_alloc/tlp_buf_free (size-classed
  * buffers on the default buffer pool) against malloc/free of the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drainer: issue 3's figure, tlpool only. The 64-byte get/put pair on one
  * thread while the same pool is drained every millisecond, against the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main() of every benchmark executable: checks that the malloc this
  * executable calls is the one its contender stands for (so a link-order

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The object-pool scenario set: tlpool's get/put against malloc/free.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Out-of-line helpers of bench_support.h: the cross-thread round-trip
  * probe, peak-RSS bookkeeping and the per-run counters.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by every benchmark source: waiting politely on a shared
  * machine, a bounded single-producer/single-consumer ring, a spin barrier,

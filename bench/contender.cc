@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The tlpool contender's pools: one per object size, made on first use and
  * kept for the life of the process (a warm pool is what a server has), plus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What "take an object" and "give it back" mean for the contender this
  * executable is built for. Every scenario is written once against take()

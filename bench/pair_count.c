@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pair_count N: exactly N get/put pairs of a 64-byte object on one thread
  * and nothing else, for scripts/callgrind_pair.sh. Built once per contender

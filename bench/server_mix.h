@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The server-like mix, shared by the object-pool and buffer-pool scenario
  * sets. In the spirit of the larson benchmark (Larson & Krishnan, 1998):

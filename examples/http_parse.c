@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * HTTP/1.x request-head parser (see http_parse.h). It re-parses from the
  * start on every call: heads are capped at max_head bytes, so that is cheap,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A strict, allocation-free parser of HTTP/1.x request heads (request line
  * and header fields), for the example server.

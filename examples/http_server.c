@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A small HTTP/1.1 keep-alive server on libuv, to run tlpool's buffer pools
  * under a real client (scripts/loadtest.sh drives it with wrk).

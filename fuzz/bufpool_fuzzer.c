@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bufpool_fuzzer: alloc, calloc, realloc and free of sizes drawn from the
  * input, on buffer pools with zero_on_free on and off, and on the process

@@ -1,4 +1,5 @@
 #!/bin/bash -eu
+# SPDX-License-Identifier: MIT
 # Builds the fuzz targets following the OSS-Fuzz build contract, so the
 # project drops into OSS-Fuzz or ClusterFuzzLite unchanged:
 #   $CC $CXX $CFLAGS $CXXFLAGS  compilers and flags (sanitizer and coverage

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config_fuzzer: random tlp_config values. tlp_pool_create must accept
  * exactly the configurations tlpool.h calls valid and refuse the others with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared by the fuzz targets: reading an input as a stream of small
  * integers, and failing loudly.

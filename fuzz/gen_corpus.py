@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of each fuzz target to fuzz/corpus/<target>/.
 
 Each seed is a small program in the target's input format (the comment at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reference model of pool_ops_fuzzer (see pool_model.h): the object
  * table, the hooks that check every make/reset/release against it, and the

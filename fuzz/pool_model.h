@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reference model behind pool_ops_fuzzer: what a tlp_pool must hold and
  * count after each operation, written as plainly as possible.

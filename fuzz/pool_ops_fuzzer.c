@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool_ops_fuzzer: the input is a program of operations over three pools,
  * run against the reference model in pool_model.c, which is checked (and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The replay driver: a plain main() that runs LLVMFuzzerTestOneInput on each
  * file named on the command line (directories: on every regular file in

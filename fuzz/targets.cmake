@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The fuzz targets and their sources: one list shared by fuzz/CMakeLists.txt
 # (libFuzzer binaries) and tests/fuzz_replay.cmake (replay of the corpus in
 # ordinary builds). Paths are absolute, so either file can include this one.

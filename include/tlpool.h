@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tlpool — a thread-local object pool for C11 (the C answer to Go's sync.Pool).
  *
@@ -46,6 +47,8 @@ extern "C" {
 #include <stdatomic.h>
 #endif
 
+/* The one place the version is kept: CMakeLists.txt reads these three lines
+ * for project(VERSION), the SONAME, the .pc and CMake package files. */
 #define TLP_VERSION_MAJOR 0
 #define TLP_VERSION_MINOR 2
 #define TLP_VERSION_PATCH 0
@@ -85,7 +88,10 @@ typedef struct tlp_pool tlp_pool;
 
 /*
  * Pool configuration. A zero-initialised struct with only obj_size set is
- * valid: every other field has a default. Fields may be added at the end.
+ * valid: every other field has a default. Fields may be added at the end:
+ * tlp_pool_create passes sizeof(tlp_config) as the program saw it, and the
+ * library reads only that many bytes (fields the program does not know are
+ * 0, which always means the older behaviour).
  */
 typedef struct tlp_config {
     size_t      obj_size;   /* bytes per object, > 0 */
@@ -110,7 +116,11 @@ typedef struct tlp_config {
  *   ENOMEM  out of memory, or TLP_MAX_POOLS pools already alive.
  * Hooks are called without any pool lock held; they may use other pools.
  */
+TLP_API int tlp_pool_create_sized(const tlp_config *cfg, size_t cfg_size, tlp_pool **out);
+/* The 0.2 entry point (assumes the 0.2 tlp_config); programs built with this
+ * header call tlp_pool_create_sized through the macro below. */
 TLP_API int tlp_pool_create(const tlp_config *cfg, tlp_pool **out);
+#define tlp_pool_create(cfg, out) tlp_pool_create_sized((cfg), sizeof(tlp_config), (out))
 
 /*
  * Destroys a pool: releases every idle object it holds (in every tier and in
@@ -209,8 +219,11 @@ typedef struct tlp_stats {
     uint64_t threads;           /* threads holding a cache for this pool */
 } tlp_stats;
 
-/* Fills *out (pool and out non-NULL). */
-TLP_API void tlp_stats_get(tlp_pool *pool, tlp_stats *out);
+/* Fills *out (pool and out non-NULL). Writes sizeof(tlp_stats) bytes as the
+ * program saw it (counters added later are not written into older callers). */
+TLP_API void tlp_stats_get_sized(tlp_pool *pool, tlp_stats *out, size_t out_size);
+TLP_API void tlp_stats_get(tlp_pool *pool, tlp_stats *out);  /* 0.2 entry point */
+#define tlp_stats_get(pool, out) tlp_stats_get_sized((pool), (out), sizeof(tlp_stats))
 
 /* ------------------------------------------------------------------------ */
 /* Scoped get/put                                                             */
@@ -264,8 +277,14 @@ typedef struct tlp_bufpool_config {
     const char *name;         /* used in stats and messages; may be NULL */
 } tlp_bufpool_config;
 
-/* 0, or EINVAL (bad config) / ENOMEM; *out untouched on error. */
-TLP_API int  tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out);
+/* 0, or EINVAL (bad config) / ENOMEM; *out untouched on error. Sized like
+ * tlp_pool_create: fields added at the end of the config are 0 for older
+ * callers. */
+TLP_API int  tlp_bufpool_create_sized(const tlp_bufpool_config *cfg, size_t cfg_size,
+                                      tlp_bufpool **out);
+TLP_API int  tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out); /* 0.2 */
+#define tlp_bufpool_create(cfg, out) \
+    tlp_bufpool_create_sized((cfg), sizeof(tlp_bufpool_config), (out))
 /* Same preconditions as tlp_pool_destroy. NULL: no-op. */
 TLP_API void tlp_bufpool_destroy(tlp_bufpool *bp);
 
@@ -293,7 +312,12 @@ typedef struct tlp_bufpool_stats {
     uint64_t large_out;      /* ... still out */
 } tlp_bufpool_stats;
 
-TLP_API void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out);
+/* Fills *out; writes sizeof(tlp_bufpool_stats) bytes as the program saw it. */
+TLP_API void tlp_bufpool_stats_get_sized(tlp_bufpool *bp, tlp_bufpool_stats *out,
+                                         size_t out_size);
+TLP_API void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out); /* 0.2 */
+#define tlp_bufpool_stats_get(bp, out) \
+    tlp_bufpool_stats_get_sized((bp), (out), sizeof(tlp_bufpool_stats))
 
 /* The process-wide default buffer pool (created on first use). */
 TLP_API tlp_bufpool *tlp_bufpool_default(void);
@@ -310,6 +334,22 @@ TLP_API void  *tlp_buf_calloc(size_t n, size_t size);
 TLP_API void  *tlp_buf_realloc(void *ptr, size_t size);
 TLP_API void   tlp_buf_free(void *ptr);
 TLP_API size_t tlp_buf_size(const void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Build variants                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A fenced library (TLP_FENCED, exported by its tlpool.pc and CMake package)
+ * names its thread-local state differently, so the inline fast path of a
+ * program built for the other handshake fails to link, or to load when the
+ * library is swapped under it. Checked and poison libraries have names of
+ * their own (libtlpool_checked.so, tlpool_checked.pc, find_package(tlpool_checked)).
+ * TLP_NO_INLINE programs reference none of it and run with any variant.
+ */
+#if defined(TLP_FENCED)
+#define tlp__tls tlp__tls_fenced
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Internals of the inline fast path (ABI, not API: do not use directly)      */
@@ -345,12 +385,27 @@ TLP_API size_t tlp_buf_size(const void *ptr);
 
 /* A magazine: a LIFO stack of idle objects, owned by one thread at a time.
  * Word-sized counters: no zero-extension in the fast path. */
+/* C++ has no flexible array members: GCC and Clang accept one as an
+ * extension, silenced here so the header stays -Wpedantic clean in C++ too
+ * (same layout as in C). */
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wc99-extensions"
+#endif
+#if defined(__cplusplus) && defined(__GNUC__)
+#define TLP__FAM_EXT __extension__
+#else
+#define TLP__FAM_EXT
+#endif
 typedef struct tlp__mag {
     uintptr_t count;      /* objects in objs[0..count) */
     uintptr_t fast_cap;   /* the inline put may push while count < fast_cap (0: always slow) */
     struct tlp__mag *next;/* link in a shard, victim or spare list */
-    void *objs[];         /* capacity fixed per pool */
+    TLP__FAM_EXT void *objs[]; /* capacity fixed per pool */
 } tlp__mag;
+#if defined(__cplusplus) && defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 /*
  * Per-thread state. `busy` and `loaded` are the owner's half of the drain

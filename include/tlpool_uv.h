@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tlpool_uv — pooled read buffers for libuv (target tlpool::uv).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The project's main command: tlpool against glibc, jemalloc, mimalloc and
 # tcmalloc, on this machine, for every scenario of bench/.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Combines a scripts/bench.sh results folder into tables and a plot.
 
     scripts/bench_report.py results/<timestamp> [--stat best|median] [--no-plot]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Instructions per get/put pair of a 64-byte object on one thread, counted
 # by valgrind --tool=callgrind for each contender: the noise-free figure
 # behind issue 2's "at most 25 instructions" and issue 3's "at most 6 more".

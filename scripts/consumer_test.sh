@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs tlpool into a temporary prefix and builds a user program against it
 # with find_package(tlpool) and with pkg-config, then runs both.
 set -euo pipefail
@@ -27,4 +28,9 @@ PKG_CONFIG_PATH=$(dirname "$(find "$PREFIX" -name tlpool.pc)")
 export PKG_CONFIG_PATH
 cc -O2 tests/consumer/consumer.c $(pkg-config --cflags --libs tlpool) -o "$BUILD/consumer_pc"
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir tlpool) "$BUILD/consumer_pc"
-echo "consumer test: $((3 + UV)) passed, 0 failed"
+# The libuv adapter through its own .pc (Requires: tlpool, libuv).
+if [ $UV = 1 ]; then
+  cc -O2 tests/consumer/consumer_uv.c $(pkg-config --cflags --libs tlpool_uv) -o "$BUILD/consumer_uv_pc"
+  LD_LIBRARY_PATH=$(pkg-config --variable=libdir tlpool) "$BUILD/consumer_uv_pc"
+fi
+echo "consumer test: $((3 + 2 * UV)) passed, 0 failed"

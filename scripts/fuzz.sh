@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets with clang (-fsanitize=fuzzer,address,undefined,
 # library built with TLP_CHECKED and TLP_POISON) and runs each one for a
 # bounded time. Fails on any crash, leak, timeout, out-of-memory or sanitizer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages tlpool's build, tests and benchmarks need.
 # Idempotent: does nothing (no apt at all) when every package is already
 # installed; otherwise runs apt-get update, then installs what is missing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Load test of examples/http_server with wrk, once per allocation mode, on
 # 127.0.0.1 only. Prints side by side: requests/s, latency p50/p99, socket
 # errors, non-2xx/3xx responses, the server's peak RSS (VmHWM), and its CPU

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Issue 3's memory figure: two threads each take and return 100k 4-KiB
  * objects, then stay alive but idle (blocked). The pool has drain_ms set, so

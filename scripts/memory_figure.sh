@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the library (Release) and prints issue 3's memory figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the test suite on a fresh Debian machine: installs the dependencies,
 # builds (Debug+asserts by default) and runs every test through ctest.
 #   scripts/test.sh                      # gcc build, all tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The heavy side of the asymmetric handshake (see src/handshake.c and
  * docs/DESIGN.md): something that puts a full memory barrier into the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Buffer pools: size classes over tlp_pools. This file makes and destroys
  * them: the classes' hooks, the class layout and budget at create, drains,
@@ -14,6 +15,7 @@
  * between classes, so nothing but the core's own paths runs per buffer.
  */
 #include "bufpool.h"
+#include "sized.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -85,7 +87,7 @@ static void destroy_classes(tlp_bufpool *bp, uint32_t n)
         tlp_pool_destroy(bp->classes[i].pool);
 }
 
-int tlp_bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
+int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
 {
     if (!cfg || !out)
         return EINVAL;
@@ -197,7 +199,7 @@ void tlp_bufpool_release_idle(tlp_bufpool *bp)
 
 /* ---- statistics --------------------------------------------------------- */
 
-void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
+void tlp__bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
 {
     tlp__buf_check_bp(bp, "tlp_bufpool_stats_get");
     memset(out, 0, sizeof(*out));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internal types of the buffer pools (bufpool.c, bufpool_default.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The buffer pools' calls: what tlp_bufpool_alloc/free and the drop-ins do
  * off their inline fast paths (tlpool.h), large buffers, calloc, realloc,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The process-wide default buffer pool and the tlp_buf_* drop-ins for
  * malloc/calloc/realloc/free/malloc_usable_size.

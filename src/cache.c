@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The thread cache's slow paths: what tlp_get/tlp_put do when the loaded
  * magazine is empty/full (or the fast path is off: reset hook, checked build).

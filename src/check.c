@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Checked builds (TLP_CHECKED): every object handed out is recorded, so a put
  * of an object that is not out (double put, foreign pointer, wrong pool) and

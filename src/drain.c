@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Drains (Go's GC-time pool cleanup, without a GC): every idle object moves to
  * the victim generation, and the previous victim generation is released.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The background drainer: one thread for all pools with drain_ms > 0. It
  * starts with the first such pool and is stopped and joined when the last

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fork() safety (pthread_atfork). Before the fork the forking thread takes
  * every lock of the library, in the documented order, so no lock is held by

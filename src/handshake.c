@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Taking a pool's magazines out of other threads' caches while those threads
  * may be running their fast paths: the drainer's half of an asymmetric

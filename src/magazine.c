@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Magazines: fixed-capacity LIFO stacks that move whole between a thread's
  * cache, the shards and the victim generation. Empty ones are kept in a small

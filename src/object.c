@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Making and releasing objects: the pool's hooks, or its own aligned
  * allocation. Every object made is counted here, and every release too, so

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pool lifecycle: configuration checks, create, destroy, name, version.
  */
 #include "internal.h"
+#include "sized.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +54,7 @@ static uint32_t default_shards(void)
     return n > 64 ? 64 : (uint32_t)n;
 }
 
-int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
+int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
 {
     if (!out)
         return EINVAL;

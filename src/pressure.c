@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Opt-in watcher of Linux PSI memory pressure: a thread polls a trigger on
  * /proc/pressure/memory and releases every pool's idle objects when it fires.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cleanup function behind TLP_SCOPED: puts the variable's object back
  * unless ownership was taken (the variable was set to NULL).

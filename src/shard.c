@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared tier: nshards lock-protected stacks of non-empty magazines.
  * A thread pushes to and pops from its home shard first and steals from the

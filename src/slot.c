@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pool slots: each live pool owns one index into every thread's per-pool
  * arrays. Destroy clears the slot in every thread before freeing it, so a

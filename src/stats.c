@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Statistics. The fast path counts only its puts, per thread and per slot,
  * with a plain increment; everything else is derived (see tlp_stats in
@@ -5,6 +6,7 @@
  * counts of each tier.
  */
 #include "internal.h"
+#include "sized.h"
 
 #include <string.h>
 
@@ -29,7 +31,7 @@ static uint64_t sub0(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
-void tlp_stats_get(tlp_pool *pool, tlp_stats *out)
+void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
 {
     tlp__check_pool(pool, "tlp_stats_get");
     uint32_t slot = pool->head.slot;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Per-thread state: the TLS pointer the inline fast path reads, the sentinel
  * it points at before a thread's first slow path, the registry of threads

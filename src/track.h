@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The one seam for memory checkers: idle objects are "inaccessible" while
  * the pool holds them. With TLP_POISON (requires the out-of-line paths, see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The victim generation: magazines that a drain found idle. A get rescues one
  * object at a time from it (the rest keep their age, as in Go); the next drain

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Per-test needs beyond the glob in tests/CMakeLists.txt.
 
 # Buffer pool tests: the double-free / write-after-free death tests exist only

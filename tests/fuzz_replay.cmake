@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The fuzz corpus as ctest tests, in every build (gcc too, no libFuzzer):
 # one replay executable per fuzz target (fuzz/replay_main.c runs
 # LLVMFuzzerTestOneInput on a file) and one test per file in

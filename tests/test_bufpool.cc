@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Buffer pools (issue 4): every call, class boundaries, realloc, zeroing,
 // statistics, the idle-bytes budget and bad input.
 #include "bufpool_test_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Buffer pools across threads: buffers freed by another thread, or after the
 // allocating thread exited; multi-threaded churn with random sizes (bounded
 // by operation counts, never by time); drains and stats running alongside.

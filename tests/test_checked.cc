@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Misuse caught by checked builds (-DTLP_CHECKED=ON): each stops the program
 // with a message naming the pool. In other builds these tests skip.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Drains: the two-generation rule, rescue from the victim generation, drains
  * reaching blocked threads' caches, a drain-vs-get/put stress test, the

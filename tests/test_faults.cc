@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Fault injection and churn: obj_new failing at chosen points, and threads,
 // pools and drains churning for a bounded time with every object accounted.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // fork() with pools in use by several threads: the child can use and destroy
 // its pools (pthread_atfork handlers in src/fork.c), the parent is unharmed.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // Idle objects are poisoned in TLP_POISON builds: a write after put is
 // reported on the spot as a use-after-poison (ASan). Skips in other builds.
 #include <gtest/gtest.h>

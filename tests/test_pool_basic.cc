@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The core pool on one thread: creation and every EINVAL case, defaults,
  * alignment, LIFO reuse, NULL put, names, obj_new failure, the statistics

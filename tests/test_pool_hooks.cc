@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The three hooks: obj_reset once per put (in the putting thread), dropping
  * on false, ctx passed to each hook, and hooks that use another pool.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pool across threads: batches moving between threads, many threads on
  * one pool with an ownership check, thread exit with a full cache, destroy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLP_SCOPED / TLP_TAKE from C (C11 with GNU extensions), and the header's C
  * compatibility: this file is compiled as C. Each case counts puts (stats)

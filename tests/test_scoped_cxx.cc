@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLP_SCOPED / TLP_TAKE from C++: the same macro as in test_scoped.c, used in
  * functions with early returns, loops, lambdas and exceptions.

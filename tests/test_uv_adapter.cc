@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The libuv adapter (tlpool::uv): tlp_uv_alloc hands out pooled buffers from
 // the default buffer pool, tlp_uv_buf_release returns them, and a real libuv
 // read loop over a socketpair works through it.

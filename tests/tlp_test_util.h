@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers for the googletest suites: a counting/checking object
  * tracker that plugs into the pool hooks, ownership flags, a gate to park

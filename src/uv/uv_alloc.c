@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The libuv adapter: a uv_alloc_cb over the default buffer pool.
  */

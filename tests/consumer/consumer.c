@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A user program: one pool, a few gets and puts, a scoped use. */
 #include <tlpool.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A libuv user of the installed tlpool::uv: one pooled read buffer, taken
  * the way uv_read_start's alloc callback takes it, then released. */
 #include <tlpool_uv.h>
