@@ -102,7 +102,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         if (barrier && !tlp__heavy_barrier_reached(r)) {
             /* Not reached (signal fallback: the thread blocks the signal):
              * leave its cache as it was. */
-            tlp__thread_load(r, slot, r->cur[slot]);
+            tlp__thread_load(r, slot, r->cur[slot], pool->hidden);
             pthread_mutex_unlock(&r->lock);
             continue;
         }

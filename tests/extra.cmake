@@ -16,3 +16,9 @@ if(TARGET test_uv_adapter)
     target_compile_definitions(test_uv_adapter PRIVATE TLP_HAVE_UV)
   endif()
 endif()
+
+# Leak reports name functions through dladdr: the test's own functions must
+# be in its dynamic symbol table (-rdynamic).
+if(TARGET test_leaks)
+  set_target_properties(test_leaks PROPERTIES ENABLE_EXPORTS ON)
+endif()
