@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,7 +39,7 @@ typedef struct rec {
 } rec;
 
 typedef struct stripe {
-    pthread_mutex_t lock;
+    _Atomic bool lock;   /* a spinlock: held for a few dozen instructions */
     _Atomic size_t len;  /* written under lock; read without it by puts */
     size_t cap;          /* power of two, or 0 */
     rec *tab;
@@ -100,6 +101,23 @@ static uint64_t mix(const void *p)
     return x;
 }
 
+/* A test-and-test-and-set spinlock: the release is one plain store, where a
+ * pthread mutex costs an atomic read-modify-write to unlock and two calls;
+ * the tracked pair takes two of these. Held for a probe or a copy only. */
+static void lock(stripe *s)
+{
+    for (unsigned i = 0; atomic_exchange_explicit(&s->lock, true, memory_order_acquire); i++) {
+        while (atomic_load_explicit(&s->lock, memory_order_relaxed))
+            if (++i > 64)
+                sched_yield();
+    }
+}
+
+static void unlock(stripe *s)
+{
+    atomic_store_explicit(&s->lock, false, memory_order_release);
+}
+
 static stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
 {
     return &L->s[h >> 60];
@@ -157,8 +175,6 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample)
     memset(L, 0, sizeof *L);
     L->trace = sample == TLP_LEAK_TRACE;
     L->sample = L->trace ? 1 : sample;
-    for (unsigned i = 0; i < STRIPES; i++)
-        pthread_mutex_init(&L->s[i].lock, NULL);
     return L;
 }
 
@@ -171,7 +187,6 @@ void tlp__leaks_free(struct tlp__leaks *L)
         for (size_t j = 0; j < s->cap; j++)
             free(s->tab[j].bt);
         free(s->tab);
-        pthread_mutex_destroy(&s->lock);
     }
     free(L);
 }
@@ -239,10 +254,10 @@ void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
     uint64_t h = mix(obj);
     stripe *s = stripe_of(L, h);
     uint64_t t = now_ns();
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
     if ((len + 1) * 2 > s->cap && !grow(s)) {
-        pthread_mutex_unlock(&s->lock);
+        unlock(s);
         free(bt);
         tlp__count(&L->lost, 1);
         return;
@@ -252,7 +267,7 @@ void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
     if (!s->tab[i].obj)
         atomic_store_explicit(&s->len, len + 1, memory_order_relaxed);
     s->tab[i] = (rec){ obj, site, t, bt };
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     free(old); /* a record left over by a misuse (double get) */
 }
 
@@ -266,7 +281,7 @@ void tlp__leak_gave(tlp_pool *pool, void *obj)
     if (atomic_load_explicit(&s->len, memory_order_relaxed) == 0)
         return;
     void **bt = NULL;
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     size_t i = probe(s, obj, h);
     if (s->tab[i].obj) {
         bt = s->tab[i].bt;
@@ -274,7 +289,7 @@ void tlp__leak_gave(tlp_pool *pool, void *obj)
         atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
                               memory_order_relaxed);
     }
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     free(bt);
 }
 
@@ -330,7 +345,7 @@ static item *collect(struct tlp__leaks *L, uint64_t now, uint64_t min_ns, size_t
     size_t len = 0, cap = 0;
     for (unsigned k = 0; k < STRIPES; k++) {
         stripe *s = &L->s[k];
-        pthread_mutex_lock(&s->lock);
+        lock(s);
         for (size_t i = 0; i < s->cap; i++) {
             const rec *r = &s->tab[i];
             if (!r->obj || now - r->t_ns < min_ns || r->t_ns > now)
@@ -352,7 +367,7 @@ static item *collect(struct tlp__leaks *L, uint64_t now, uint64_t min_ns, size_t
             }
             v[len++] = (item){ r->site, r->t_ns, bt };
         }
-        pthread_mutex_unlock(&s->lock);
+        unlock(s);
     }
     *n = len;
     return v;
