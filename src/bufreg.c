@@ -15,6 +15,19 @@ typedef struct node {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static node *head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* fork(): the list is consistent at every store (one pointer written per
+ * change), so the child only needs a lock no missing thread holds. */
+static void child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(NULL, NULL, child);
+}
 
 void tlp__bufpool_register(tlp_bufpool *bp)
 {
@@ -22,6 +35,7 @@ void tlp__bufpool_register(tlp_bufpool *bp)
     if (!n)
         return; /* the pool works; it is only missing from the listing */
     n->bp = bp;
+    pthread_once(&atfork_once, install_atfork);
     pthread_mutex_lock(&lock);
     /* Appended: the listing shows buffer pools in creation order. */
     node **p = &head;

@@ -250,9 +250,8 @@ static inline void tlp__count(_Atomic uint64_t *c, uint64_t n)
 
 /* ======================================================================== */
 /* Operators: leak tracking, TLPOOL_CONF, iteration, printing (issue 11).   */
-/* Lock order: the buffer-pool list lock (bufreg.c) -> registry_lock; leak  */
-/* stripe locks are taken alone (never with another lock held but the      */
-/* registry lock's absence: leak.c never takes another lock under one).     */
+/* Lock order: the buffer-pool list lock (bufreg.c) -> registry_lock. The  */
+/* leak tables' stripe locks are innermost: nothing is locked under them.   */
 /* ======================================================================== */
 
 /* cache.c: tlp__get_slow with the caller's site given (leak tracking). */

@@ -46,6 +46,7 @@ typedef struct stripe {
 } __attribute__((aligned(TLP_CACHELINE))) stripe;
 
 struct tlp__leaks {
+    struct tlp__leaks *next;  /* every table, for fork (tables_lock) */
     unsigned sample;     /* 1: every object */
     bool trace;
     _Atomic uint64_t lost;  /* records dropped for lack of memory */
@@ -77,8 +78,16 @@ static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* fork(): no stripe may be held (or half-updated) by a thread that does not
+ * exist in the child, so the forking thread holds them all across fork. */
+static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tlp__leaks *tables;
+static void lock_all(void);
+static void unlock_all(void);
+
 static void lib_init(void)
 {
+    pthread_atfork(lock_all, unlock_all, unlock_all);
     dl_iterate_phdr(find_segment, (void *)(uintptr_t)&tlp__leak_took);
     /* backtrace() loads libgcc_s on first use: do it now, not in a get. */
     void *bt[2];
@@ -116,6 +125,22 @@ static void lock(stripe *s)
 static void unlock(stripe *s)
 {
     atomic_store_explicit(&s->lock, false, memory_order_release);
+}
+
+static void lock_all(void)
+{
+    pthread_mutex_lock(&tables_lock);
+    for (struct tlp__leaks *L = tables; L; L = L->next)
+        for (unsigned i = 0; i < STRIPES; i++)
+            lock(&L->s[i]);
+}
+
+static void unlock_all(void)
+{
+    for (struct tlp__leaks *L = tables; L; L = L->next)
+        for (unsigned i = 0; i < STRIPES; i++)
+            unlock(&L->s[i]);
+    pthread_mutex_unlock(&tables_lock);
 }
 
 static stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
@@ -175,6 +200,10 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample)
     memset(L, 0, sizeof *L);
     L->trace = sample == TLP_LEAK_TRACE;
     L->sample = L->trace ? 1 : sample;
+    pthread_mutex_lock(&tables_lock);
+    L->next = tables;
+    tables = L;
+    pthread_mutex_unlock(&tables_lock);
     return L;
 }
 
@@ -182,6 +211,14 @@ void tlp__leaks_free(struct tlp__leaks *L)
 {
     if (!L)
         return;
+    pthread_mutex_lock(&tables_lock);
+    for (struct tlp__leaks **p = &tables; *p; p = &(*p)->next) {
+        if (*p == L) {
+            *p = L->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tables_lock);
     for (unsigned i = 0; i < STRIPES; i++) {
         stripe *s = &L->s[i];
         for (size_t j = 0; j < s->cap; j++)
