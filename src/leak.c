@@ -13,13 +13,12 @@
  * thread (a counter would alias with loops of period N). A put looks at its
  * stripe's record count first: no lock while the stripe holds nothing.
  *
- * Sites are symbolized when printed (dladdr: the function when the object
- * exports it, i.e. shared libraries and executables linked with -rdynamic,
- * and always "object+offset" for addr2line).
+ * Sites are symbolized when printed (symbolize.c: dladdr, and libdw for
+ * file:line and unexported functions where the system has it).
  */
 #include "leak.h"
+#include "symbolize.h"
 
-#include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
 #include <sched.h>
@@ -356,25 +355,6 @@ static int by_count(const void *a, const void *b)
     return x->count > y->count ? -1 : x->count < y->count;
 }
 
-static void symbol(FILE *out, void *addr)
-{
-    Dl_info di;
-    /* A return address: look up the byte before it (a call that ends its
-     * function returns past the end). */
-    if (dladdr((char *)addr - 1, &di) && di.dli_fname) {
-        const char *obj = di.dli_fname;
-        const char *base = strrchr(obj, '/');
-        base = base ? base + 1 : obj;
-        if (di.dli_sname)
-            fprintf(out, "%s+0x%tx (%s+0x%tx)", di.dli_sname, (char *)addr - (char *)di.dli_saddr,
-                    base, (char *)addr - (char *)di.dli_fbase);
-        else
-            fprintf(out, "%p (%s+0x%tx)", addr, base, (char *)addr - (char *)di.dli_fbase);
-        return;
-    }
-    fprintf(out, "%p", addr);
-}
-
 /* Copies the records older than min_ns; NULL with *n = 0 when none (or no memory). */
 static item *collect(struct tlp__leaks *L, uint64_t now, uint64_t min_ns, size_t *n)
 {
@@ -433,6 +413,7 @@ size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const c
     }
     qsort(g, ng, sizeof *g, by_count);
 
+    tlp__sym *sym = tlp__sym_begin();
     flockfile(out);
     fprintf(out, "tlpool: leaks: %spool '%s': %zu object(s) out for at least %u ms", why,
             pool->name, n, min_age_ms);
@@ -444,7 +425,7 @@ size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const c
     for (size_t k = 0; k < ng; k++) {
         const item *first = &v[g[k].first], *last = &v[g[k].first + g[k].count - 1];
         fprintf(out, "  %zu taken at ", g[k].count);
-        symbol(out, first->site);
+        tlp__sym_print(sym, out, first->site);
         /* first is the oldest of the group, last the youngest */
         fprintf(out, ", age %llu..%llu ms\n", (unsigned long long)((now - last->t_ns) / 1000000u),
                 (unsigned long long)((now - first->t_ns) / 1000000u));
@@ -452,7 +433,7 @@ size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const c
             size_t nf = (uintptr_t)first->bt[0];
             for (size_t f = 0; f < nf; f++) {
                 fprintf(out, "      #%zu ", f);
-                symbol(out, first->bt[1 + f]);
+                tlp__sym_print(sym, out, first->bt[1 + f]);
                 fputc('\n', out);
             }
         }
@@ -461,6 +442,7 @@ size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const c
         fprintf(out, "  (no memory to group the records by site)\n");
     funlockfile(out);
     fflush(out);
+    tlp__sym_end(sym);
     for (size_t i = 0; i < n; i++)
         free(v[i].bt);
     free(v);

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -17,11 +19,14 @@
 
 // The functions whose names the reports must show: C linkage (unmangled)
 // and exported from the executable (ENABLE_EXPORTS in tests/extra.cmake).
+int leak_three_line; // the line of leak_three's tlp_get
+
 extern "C" {
 __attribute__((noinline)) void leak_three(tlp_pool *p, std::vector<void *> *keep)
 {
-    for (int i = 0; i < 3; i++)
-        keep->push_back(tlp_get(p));
+    for (int i = 0; i < 3; i++) {
+        keep->push_back(tlp_get(p)); leak_three_line = __LINE__;
+    }
 }
 
 __attribute__((noinline)) void balanced(tlp_pool *p)
@@ -58,6 +63,13 @@ __attribute__((noinline)) void leak_outer(tlp_pool *p, std::vector<void *> *keep
 }
 
 namespace {
+
+// Not exported (internal linkage): only libdw can name it.
+__attribute__((noinline)) void leak_hidden(tlp_pool *p, std::vector<void *> *keep)
+{
+    keep->push_back(tlp_get(p));
+    asm volatile("" ::: "memory");
+}
 
 tlp_pool *make(const char *name, unsigned sample)
 {
@@ -244,6 +256,32 @@ TEST(Leaks, DestroyWithObjectsOutReportsThem)
     EXPECT_EQ(taken_at(err, "leak_three"), 3u) << err;
     for (void *o : keep)
         free(o); // the pool's own allocations (no obj_new): malloc'd
+}
+
+// With elfutils' libdw on the system (Debian libdw1), reports name
+// functions the executable does not export and give file:line.
+TEST(Leaks, SourceLinesAndHiddenFunctionsWithLibdw)
+{
+    if (getenv("TLP_NO_LIBDW"))
+        GTEST_SKIP() << "TLP_NO_LIBDW is set";
+    void *dw = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!dw)
+        GTEST_SKIP() << "libdw.so.1 not installed";
+    dlclose(dw);
+    tlp_pool *p = make("libdw", 1);
+    std::vector<void *> keep;
+    leak_three(p, &keep);
+    leak_hidden(p, &keep);
+    size_t n;
+    std::string rep = report(0, &n);
+    EXPECT_EQ(n, 4u) << rep;
+    EXPECT_NE(rep.find("leak_three+0x"), std::string::npos) << rep;
+    EXPECT_NE(rep.find("leak_hidden"), std::string::npos) << rep;
+    // The line of the user's call (tlp_get is inlined there), not tlpool.h's.
+    std::string at = " at test_leaks.cc:" + std::to_string(leak_three_line) + ",";
+    EXPECT_NE(rep.find(at), std::string::npos) << at << "\n" << rep;
+    put_all(p, keep);
+    tlp_pool_destroy(p);
 }
 
 TEST(Leaks, ThreadsTakeAndPutWhileReportsAndDrainsRun)
