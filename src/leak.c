@@ -279,11 +279,9 @@ static void **trace_from(void **site, bool keep)
     return v;
 }
 
-void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
+/* Out of line: the callers below stay short for the objects not recorded. */
+__attribute__((noinline)) static void record(struct tlp__leaks *L, void *obj, void *site)
 {
-    struct tlp__leaks *L = pool->leaks;
-    if (L->sample > 1 && !sampled(L->sample))
-        return;
     void **bt = NULL;
     if (L->trace || in_lib(site))
         bt = trace_from(&site, L->trace);
@@ -307,15 +305,8 @@ void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
     free(old); /* a record left over by a misuse (double get) */
 }
 
-void tlp__leak_gave(tlp_pool *pool, void *obj)
+__attribute__((noinline)) static void forget(stripe *s, void *obj, uint64_t h)
 {
-    uint64_t h = mix(obj);
-    stripe *s = stripe_of(pool->leaks, h);
-    /* The record of obj, if any, was made before the object reached this
-     * thread (whatever handed it over ordered the two), so a count of 0
-     * means there is nothing to remove. */
-    if (atomic_load_explicit(&s->len, memory_order_relaxed) == 0)
-        return;
     void **bt = NULL;
     lock(s);
     size_t i = probe(s, obj, h);
@@ -327,6 +318,25 @@ void tlp__leak_gave(tlp_pool *pool, void *obj)
     }
     unlock(s);
     free(bt);
+}
+
+void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
+{
+    struct tlp__leaks *L = pool->leaks;
+    if (L->sample > 1 && !sampled(L->sample))
+        return;
+    record(L, obj, site);
+}
+
+void tlp__leak_gave(tlp_pool *pool, void *obj)
+{
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(pool->leaks, h);
+    /* The record of obj, if any, was made before the object reached this
+     * thread (whatever handed it over ordered the two), so a count of 0
+     * means there is nothing to remove. */
+    if (atomic_load_explicit(&s->len, memory_order_relaxed) != 0)
+        forget(s, obj, h);
 }
 
 /* ---- reporting ---------------------------------------------------------- */
