@@ -73,6 +73,8 @@ static pthread_once_t dw_once = PTHREAD_ONCE_INIT;
 
 static void dw_load(void)
 {
+    if (getenv("TLP_NO_LIBDW"))
+        return;
     void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return;
@@ -111,8 +113,7 @@ tlp__sym *tlp__sym_begin(void)
     tlp__sym *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    if (getenv("TLP_NO_LIBDW") == NULL)
-        pthread_once(&dw_once, dw_load);
+    pthread_once(&dw_once, dw_load);
     if (dw.ok) {
         s->dwfl = dw.begin(&dw.cb);
         if (s->dwfl && (dw.proc_report(s->dwfl, getpid()) != 0 ||
