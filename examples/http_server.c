@@ -17,6 +17,10 @@
  * is closed. --port=0 picks a free port; the server prints
  * "listening on HOST:PORT" on stdout once it accepts. --threads=N runs N event
  * loops, each with its own SO_REUSEPORT listener. SIGINT/SIGTERM stop it.
+ *
+ * GET /stats answers with tlp_stats_print's JSON: every pool and buffer pool
+ * of the process, with their counters (scripts/loadtest.sh checks that it
+ * parses). Any other target gets the fixed body.
  */
 #include "http_parse.h"
 
@@ -191,6 +195,48 @@ static void reject(conn *c)
         finish(c);
 }
 
+/* GET /stats: the library's statistics as JSON (tlp_stats_print). */
+static int send_stats(conn *c, bool keep_alive)
+{
+    char *json = NULL;
+    size_t json_len = 0;
+    FILE *f = open_memstream(&json, &json_len);
+    if (!f)
+        return UV_ENOMEM;
+    int err = tlp_stats_print(f, "json");
+    fclose(f);
+    if (err) {
+        free(json);
+        return UV_EINVAL;
+    }
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\n"
+                     "Server: tlpool-example\r\n"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Connection: %s\r\n"
+                     "\r\n",
+                     json_len, keep_alive ? "keep-alive" : "close");
+    char *resp = malloc((size_t)n + json_len);
+    if (!resp) {
+        free(json);
+        return UV_ENOMEM;
+    }
+    memcpy(resp, head, (size_t)n);
+    memcpy(resp + n, json, json_len);
+    free(json);
+    err = send_bytes(c, resp, (size_t)n + json_len);
+    free(resp);
+    return err;
+}
+
+static bool is_stats(const http_request *r)
+{
+    return r->method_len == 3 && memcmp(r->method, "GET", 3) == 0 && r->target_len == 6 &&
+           memcmp(r->target, "/stats", 6) == 0;
+}
+
 /* Consumes every complete request in c->req; keeps an incomplete tail. */
 static void serve(conn *c)
 {
@@ -213,8 +259,9 @@ static void serve(conn *c)
         off += r.head_len;
         c->body_left = r.content_length;
         c->w->requests++;
-        int err = r.keep_alive ? send_bytes(c, resp_keep, resp_keep_len)
-                               : send_bytes(c, resp_close, resp_close_len);
+        int err = is_stats(&r)   ? send_stats(c, r.keep_alive)
+                  : r.keep_alive ? send_bytes(c, resp_keep, resp_keep_len)
+                                 : send_bytes(c, resp_close, resp_close_len);
         if (err) {
             conn_close(c);
             return;

@@ -140,6 +140,14 @@ static void exercise(tlp_pool *pool, const tlp_config *c, hooks *h, unsigned nge
         memset(p, 0xa5, c->obj_size); /* all of it is ours (ASan checks) */
         objs[got++] = p;
     }
+    if (c->leak_sample == 1 || c->leak_sample == TLP_LEAK_TRACE) {
+        /* Every object taken is reported (this is the process's only pool). */
+        FILE *null = fopen("/dev/null", "w");
+        FZ_CHECK(null != NULL, "fopen /dev/null");
+        size_t n = tlp_leaks_print(null, 0);
+        fclose(null);
+        FZ_CHECK(n == got, "tlp_leaks_print reported %zu of %u objects out", n, got);
+    }
     tlp_stats s;
     if (quiet) {
         tlp_stats_get(pool, &s);
@@ -207,6 +215,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned ngets = fz_u8(&in) % (MAX_GETS + 1);
     h.size = c.obj_size;
     h.refuse_every = fz_u8(&in) % 4;
+    /* Read last, so that older seeds keep their meaning: leak tracking of
+     * every object, one in N, or with backtraces (rarely: they are slow). */
+    uint8_t leak = fz_u8(&in);
+    c.leak_sample = leak % 4 == 1 ? 1 : leak % 4 == 2 ? 1u + leak / 4
+                  : leak % 4 == 3 && leak >= 250 ? TLP_LEAK_TRACE : 0;
     c.ctx = &h;
     c.obj_new = (flags & F_NEW) ? h_new : NULL;
     c.obj_free = (flags & F_FREE) ? h_free : NULL;

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 #include <atomic>
@@ -105,7 +106,14 @@ typedef struct tlp_config {
     size_t      max_idle;      /* cap on idle objects held in the shared tier; 0 = no cap */
     unsigned    drain_ms;      /* > 0: drained every drain_ms by the shared background drainer */
     const char *name;          /* used in stats and error messages; may be NULL (copied) */
+    unsigned    leak_sample;   /* leak tracking: 0 = as TLPOOL_CONF says (default off),
+                                * 1 = every object, N = one object in N (random),
+                                * TLP_LEAK_TRACE = every object with a backtrace;
+                                * see tlp_leaks_print */
 } tlp_config;
+
+/* tlp_config.leak_sample: every object, with a short backtrace of its taker. */
+#define TLP_LEAK_TRACE 0xffffffffu
 
 /*
  * Creates a pool. Returns 0 and sets *out, or returns an error and leaves *out
@@ -225,6 +233,44 @@ TLP_API void tlp_stats_get_sized(tlp_pool *pool, tlp_stats *out, size_t out_size
 TLP_API void tlp_stats_get(tlp_pool *pool, tlp_stats *out);  /* 0.2 entry point */
 #define tlp_stats_get(pool, out) tlp_stats_get_sized((pool), (out), sizeof(tlp_stats))
 
+/*
+ * Prints the statistics of every live pool and every buffer pool (with its
+ * classes) to out: format "text" (a table) or "json" (one JSON document:
+ * {"pools":[{"name":..., every tlp_stats counter under its name}],
+ *  "buffer_pools":[{"name":..., "classes":[{"size":..., ...}]}]}).
+ * Returns 0, or EINVAL for a NULL out or an unknown format.
+ */
+TLP_API int tlp_stats_print(FILE *out, const char *format);
+
+/*
+ * Calls fn(pool, arg) for every live pool (not the classes of buffer pools)
+ * until fn returns non-zero; returns that value, 0, or EINVAL / ENOMEM. The
+ * pools stay alive during the calls: fn must not destroy a pool (destroy
+ * would wait for the iteration). Pools created meanwhile may be missed.
+ */
+TLP_API int tlp_pool_foreach(int (*fn)(tlp_pool *pool, void *arg), void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Leak tracking                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Off by default and free when off. On for a pool with tlp_config.leak_sample,
+ * or for every pool (buffer pools' classes included) with TLPOOL_CONF
+ * "leaks:all", "leaks:N" or "leaks:trace" (see the README). A tracked pool
+ * records each object taken (or one in N) with the time and the call site of
+ * tlp_get / tlp_buf_alloc, and drops the record on put; its gets and puts
+ * then run out of line (slower: see the README's figures).
+ *
+ * tlp_leaks_print prints every tracked object out for at least min_age_ms,
+ * grouped by pool and call site, with counts and ages; sites are symbolized
+ * with dladdr (function names of shared objects, and of executables linked
+ * with -rdynamic; always object+offset for addr2line). Returns the number of
+ * objects reported (sampled pools: the sampled ones). tlp_pool_destroy of a
+ * tracked pool with objects out, and process exit, print the same to stderr.
+ */
+TLP_API size_t tlp_leaks_print(FILE *out, unsigned min_age_ms);
+
 /* ------------------------------------------------------------------------ */
 /* Scoped get/put                                                             */
 /* ------------------------------------------------------------------------ */
@@ -302,6 +348,13 @@ typedef struct tlp_bufclass_stats {
     uint64_t idle;        /* idle buffers */
     uint64_t idle_bytes;  /* idle * size */
     uint64_t out;         /* buffers taken and not yet freed */
+    /* The class's own counters (its tlp_stats, same meanings): */
+    uint64_t gets;        /* allocations served by the class */
+    uint64_t hits_thread; /* ... from the thread cache */
+    uint64_t hits_shared; /* ... from the shared tier */
+    uint64_t hits_victim; /* ... rescued from the victim generation */
+    uint64_t made;        /* buffers made (malloc) */
+    uint64_t released;    /* buffers released (free) */
 } tlp_bufclass_stats;
 
 typedef struct tlp_bufpool_stats {
@@ -321,6 +374,23 @@ TLP_API void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out); /* 
 
 /* The process-wide default buffer pool (created on first use). */
 TLP_API tlp_bufpool *tlp_bufpool_default(void);
+
+/*
+ * Configures the default buffer pool; call before its first use (any
+ * tlp_buf_* call or tlp_bufpool_default). 0; EINVAL for a config that
+ * tlp_bufpool_create refuses; EBUSY once the default pool exists. The
+ * TLPOOL_CONF keys buf_max_idle_bytes, buf_zero_on_free and buf_drain_ms
+ * override what it sets.
+ */
+TLP_API int tlp_buf_default_config(const tlp_bufpool_config *cfg);
+
+/* The buffer pool's name as given in its config ("" when none; "tlp_buf" for
+ * the default pool unless configured). */
+TLP_API const char *tlp_bufpool_name(const tlp_bufpool *bp);
+
+/* Calls fn(bp, arg) for every live buffer pool until fn returns non-zero
+ * (as tlp_pool_foreach). fn must not create or destroy buffer pools. */
+TLP_API int tlp_bufpool_foreach(int (*fn)(tlp_bufpool *bp, void *arg), void *arg);
 
 /*
  * Drop-in replacements for malloc/calloc/realloc/free on the default pool.

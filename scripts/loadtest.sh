@@ -6,7 +6,8 @@
 # time and minor page faults per request (these vary far less than
 # requests/s on a machine shared with other work).
 # Exits non-zero on any socket error, any non-2xx/3xx response, a run with
-# no requests, or a server that fails to start or dies.
+# no requests, a server that fails to start or dies, or a GET /stats whose
+# answer (the library's statistics) is not one JSON document.
 #
 #   scripts/loadtest.sh [--server PATH] [--duration SECONDS] [--connections N]
 #                       [--wrk-threads N] [--server-threads N] [--modes "pool malloc"]
@@ -79,6 +80,33 @@ declare -A rps p50 p99 errors non2xx hwm requests cpu_ticks cpu_us minflt faults
 clk_tck=$(getconf CLK_TCK)
 failed=0
 
+# GET /stats with python3 (no curl needed): prints the number of pools and
+# buffer pools; fails unless the body parses as JSON.
+check_stats() {
+  local port=$1 mode=$2 when=$3
+  if ! command -v python3 >/dev/null; then
+    echo "loadtest: python3 not installed: GET /stats not checked" >&2
+    return 0
+  fi
+  local out
+  if ! out=$(timeout 10 python3 - "$port" <<'PY' 2>&1
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+c.request("GET", "/stats")
+r = c.getresponse()
+body = r.read()
+assert r.status == 200, r.status
+d = json.loads(body)
+gets = sum(cl["gets"] for b in d["buffer_pools"] for cl in b["classes"])
+print(f"{len(d['pools'])} pools, {len(d['buffer_pools'])} buffer pools, {gets} buffer gets, {len(body)} bytes")
+PY
+  ); then
+    echo "loadtest: GET /stats ($mode, $when the run) is not JSON: $out" >&2
+    return 1
+  fi
+  echo "  GET /stats ($when): $out"
+}
+
 run_mode() {
   local mode=$1 out="$tmp/server-$1.out" log="$tmp/server-$1.log"
   "${server_cpu[@]}" "$server" --alloc="$mode" --port=0 --threads="$server_threads" \
@@ -96,12 +124,17 @@ run_mode() {
     failed=1; return
   fi
 
+  # The server's statistics endpoint must answer with one JSON document.
+  if ! check_stats "$port" "$mode" before; then failed=1; fi
+
   local wout="$tmp/wrk-$mode.txt"
   if ! timeout $((duration + 30)) "${client_cpu[@]}" wrk -t"$wrk_threads" -c"$connections" \
       -d"${duration}s" --latency "http://127.0.0.1:$port/" >"$wout" 2>&1; then
     echo "loadtest: wrk failed ($mode):" >&2; cat "$wout" >&2
     failed=1
   fi
+
+  if ! check_stats "$port" "$mode" after; then failed=1; fi
 
   # Peak RSS before stopping the server.
   hwm[$mode]=$(awk '/^VmHWM:/ {printf "%.1f MiB", $2 / 1024}' "/proc/$server_pid/status" 2>/dev/null || echo "?")

@@ -15,6 +15,7 @@
  * between classes, so nothing but the core's own paths runs per buffer.
  */
 #include "bufpool.h"
+#include "internal.h" /* tlp__pool_create_class, tlp__bufpool_register */
 #include "sized.h"
 
 #include <errno.h>
@@ -146,7 +147,7 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             .drain_ms = cfg->drain_ms,
             .name = name,
         };
-        int err = tlp_pool_create(&pc, &c->pool);
+        int err = tlp__pool_create_class(&pc, &c->pool);
         if (err) {
             destroy_classes(bp, i);
             free(bp->name);
@@ -161,6 +162,7 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         bp->head.slot_by_grid[g] = bp->head.slot_by_cls[tlp__buf_grid_class(bp, g)];
     bp->head.fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;
     bp->magic = TLP__BUFPOOL_MAGIC;
+    tlp__bufpool_register(bp);
     *out = bp;
     return 0;
 }
@@ -176,6 +178,7 @@ void tlp_bufpool_destroy(tlp_bufpool *bp)
         tlp__buf_fatal(bp, "tlp_bufpool_destroy with %llu large buffer(s) still out (not freed)",
                        (unsigned long long)large);
 #endif
+    tlp__bufpool_unregister(bp);
     /* Buffers of a class still out are the core's to report (checked builds). */
     destroy_classes(bp, bp->head.nclasses);
     bp->magic = 0;
@@ -212,6 +215,12 @@ void tlp__bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
         c->idle = s.idle;
         c->idle_bytes = s.idle * c->size;
         c->out = s.out;
+        c->gets = s.gets;
+        c->hits_thread = s.hits_thread;
+        c->hits_shared = s.hits_shared;
+        c->hits_victim = s.hits_victim;
+        c->made = s.made;
+        c->released = s.released;
         out->idle_bytes += c->idle_bytes;
     }
     out->large_allocs = atomic_load_explicit(&bp->large_allocs, memory_order_relaxed);

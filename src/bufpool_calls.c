@@ -127,7 +127,8 @@ static void checked_got(tlp_bufpool *bp, void *p, uint32_t cls)
 __attribute__((noinline)) void *tlp__buf_alloc_slow(tlp_bufpool *bp, uint32_t grid)
 {
     uint32_t i = tlp__buf_grid_class(bp, grid);
-    char *base = tlp__get_slow(bp->classes[i].pool);
+    /* The caller's site: the user's code when inlined (leak tracking). */
+    char *base = tlp__get_slow_at(bp->classes[i].pool, __builtin_return_address(0));
     /* NULL: tlp__get_slow has set errno = ENOMEM already. */
     if (unlikely(!base))
         return NULL;

@@ -12,6 +12,7 @@
  * program never freed are reported, as with malloc.
  */
 #include "bufpool.h"
+#include "conf.h" /* tlp__buf_default_settings */
 
 #include <errno.h>
 #include <pthread.h>
@@ -38,10 +39,8 @@ __attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
     pthread_mutex_lock(&default_lock);
     tlp_bufpool *bp = atomic_load_explicit(&tlp__buf_default, memory_order_relaxed);
     if (!bp) {
-        tlp_bufpool_config cfg = {
-            .drain_ms = DEFAULT_DRAIN_MS,
-            .name = "tlp_buf",
-        };
+        tlp_bufpool_config cfg;
+        tlp__buf_default_settings(&cfg, "tlp_buf", DEFAULT_DRAIN_MS);
         int err = tlp_bufpool_create(&cfg, &bp);
         if (err) {
             bp = NULL;

@@ -6,6 +6,7 @@
  * thread does at least mag_cap operations between visits to the shared tier.
  */
 #include "internal.h"
+#include "leak.h"
 #include "track.h"
 
 static void *pop(tlp__mag *m)
@@ -45,7 +46,7 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
             m = tlp__mag_take(pool, home);
         }
     }
-    tlp__thread_load(r, slot, m);
+    tlp__thread_load(r, slot, m, pool->hidden);
     return obj;
 }
 
@@ -82,7 +83,13 @@ static void lock_owner(tlp_pool *pool, tlp_thread_rec *r)
     }
 }
 
+/* site: the caller of tlp_get / tlp_buf_alloc, for leak tracking. */
 void *tlp__get_slow(tlp_pool *pool)
+{
+    return tlp__get_slow_at(pool, __builtin_return_address(0));
+}
+
+void *tlp__get_slow_at(tlp_pool *pool, void *site)
 {
     tlp__check_pool(pool, "tlp_get");
     tlp__lib_enter(pool, "tlp_get");
@@ -108,6 +115,8 @@ void *tlp__get_slow(tlp_pool *pool)
         }
     }
     tlp__check_got(pool, obj);
+    if (unlikely(pool->leaks))
+        tlp__leak_took(pool, obj, site);
     tlp__lib_leave();
     return obj;
 }
@@ -147,7 +156,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
         }
     }
     m->objs[m->count++] = obj;
-    tlp__thread_load(r, slot, m);
+    tlp__thread_load(r, slot, m, pool->hidden);
     return spill;
 }
 
@@ -213,6 +222,8 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
     tlp__check_pool(pool, "tlp_put");
     tlp__lib_enter(pool, "tlp_put");
     tlp__check_put(pool, obj);
+    if (unlikely(pool->leaks))
+        tlp__leak_gave(pool, obj);
     if (pool->obj_reset) {
         bool keep;
         TLP__HOOK(keep = pool->obj_reset(obj, pool->ctx));
@@ -234,7 +245,10 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
 
 void *tlp_get_noinline(tlp_pool *pool)
 {
-    return tlp_get(pool);
+    void *obj;
+    if (likely(tlp__get_fast(pool->head.slot, &obj)))
+        return obj;
+    return tlp__get_slow_at(pool, __builtin_return_address(0));
 }
 
 void tlp_put_noinline(tlp_pool *pool, void *obj)

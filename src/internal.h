@@ -85,6 +85,9 @@ struct tlp_pool {
     uint64_t max_idle;     /* 0 = none */
     unsigned drain_ms;
     char *name;
+    bool hidden;           /* leak tracking: magazines never installed for the fast path */
+    bool buf_class;        /* a class of a buffer pool (not listed by tlp_pool_foreach) */
+    struct tlp__leaks *leaks; /* leak records (leak.c), NULL when not tracked */
 
     /* counters written by slow paths (relaxed atomics: statistics only) */
     _Atomic uint64_t made, new_failed, released, dropped_reset, released_by_drain,
@@ -150,8 +153,9 @@ extern tlp__thread tlp__sentinel_thread;
 
 /* thread.c: the calling thread's record, created on first use (NULL: ENOMEM) */
 tlp_thread_rec *tlp__thread_self(void);
-/* thread.c: install m as the loaded magazine of slot (owner, thread lock held) */
-void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m);
+/* thread.c: install m as the loaded magazine of slot (owner, thread lock held);
+ * hidden: keep the fast path's view empty (leak-tracked pools) */
+void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden);
 
 /* slot.c: allocate / free a pool slot (registry lock held) */
 int tlp__slot_alloc(tlp_pool *pool);
@@ -307,5 +311,29 @@ static inline void tlp__count(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
+
+/* ======================================================================== */
+/* Operators: leak tracking, TLPOOL_CONF, iteration, printing (issue 11).   */
+/* Lock order: the buffer-pool list lock (bufreg.c) -> registry_lock. The  */
+/* leak tables' stripe locks are innermost: nothing is locked under them.   */
+/* ======================================================================== */
+
+/* cache.c: tlp__get_slow with the caller's site given (leak tracking). */
+void *tlp__get_slow_at(tlp_pool *pool, void *site);
+
+/* pool.c: tlp_pool_create for a buffer pool's class: TLPOOL_CONF's
+ * thread_cache and drain_ms defaults do not apply, and the pool is marked
+ * buf_class (tlp_pool_foreach skips it). */
+int tlp__pool_create_class(const tlp_config *cfg, tlp_pool **out);
+
+/* pool_iter.c: the one place that reads the pool registry for iteration.
+ * Fills out[] (TLP_MAX_POOLS entries) with every live pool, each holding a
+ * reference (destroy waits for it), returns how many; unref drops them. */
+size_t tlp__pools_ref(tlp_pool **out);
+void tlp__pools_unref(tlp_pool **pools, size_t n);
+
+/* bufreg.c: the list of live buffer pools (tlp_bufpool_foreach). */
+void tlp__bufpool_register(tlp_bufpool *bp);
+void tlp__bufpool_unregister(tlp_bufpool *bp);
 
 #endif /* TLP_INTERNAL_H */

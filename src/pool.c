@@ -2,7 +2,9 @@
 /*
  * Pool lifecycle: configuration checks, create, destroy, name, version.
  */
+#include "conf.h"
 #include "internal.h"
+#include "leak.h"
 #include "sized.h"
 
 #include <stdlib.h>
@@ -54,13 +56,15 @@ static uint32_t default_shards(void)
     return n > 64 ? 64 : (uint32_t)n;
 }
 
-int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
+/* cls: a buffer pool's class (TLPOOL_CONF's pool defaults do not apply). */
+static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
 {
     if (!out)
         return EINVAL;
     int err = check_config(cfg);
     if (err)
         return err;
+    const tlp__conf_t *conf = tlp__conf();
 
     uint32_t nshards = cfg->shards ? cfg->shards : default_shards();
     size_t size = sizeof(tlp_pool) + nshards * sizeof(tlp_shard);
@@ -81,7 +85,10 @@ int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
     pool->obj_reset = cfg->obj_reset;
     pool->obj_free = cfg->obj_free;
     pool->ctx = cfg->ctx;
-    unsigned tc = cfg->thread_cache ? cfg->thread_cache : TLP_DEFAULT_THREAD_CACHE;
+    pool->buf_class = cls;
+    unsigned tc = cfg->thread_cache                ? cfg->thread_cache
+                  : !cls && conf->thread_cache != 0 ? conf->thread_cache
+                                                    : TLP_DEFAULT_THREAD_CACHE;
     /* Two magazines of tc/2 (rounded down: a thread never keeps more than
      * tc); thread_cache 1 gets a single magazine of one. */
     pool->mag_cap = tc > 1 ? tc / 2 : 1;
@@ -90,7 +97,19 @@ int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
     pool->fast_cap = (TLP_FASTPATH && !cfg->obj_reset) ? pool->mag_cap : 0;
     pool->nshards = nshards;
     pool->max_idle = cfg->max_idle;
-    pool->drain_ms = cfg->drain_ms;
+    pool->drain_ms = cfg->drain_ms ? cfg->drain_ms : cls ? 0 : conf->drain_ms;
+    /* Leak tracking: every get and put must reach the slow paths. */
+    unsigned sample = cfg->leak_sample ? cfg->leak_sample : conf->leaks;
+    if (sample) {
+        pool->leaks = tlp__leaks_new(sample);
+        if (!pool->leaks) {
+            free(pool->name);
+            free(pool);
+            return ENOMEM;
+        }
+        pool->hidden = true;
+        tlp__exit_report_leaks();
+    }
     pthread_mutex_init(&pool->drain_lock, NULL);
     pthread_mutex_init(&pool->victim_lock, NULL);
     pthread_mutex_init(&pool->spare_lock, NULL);
@@ -106,6 +125,7 @@ int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
     err = tlp__slot_alloc(pool);
     pthread_mutex_unlock(&tlp__registry_lock);
     if (err) {
+        tlp__leaks_free(pool->leaks);
         free(pool->name);
         free(pool);
         return err;
@@ -114,6 +134,17 @@ int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
         tlp__drainer_add(pool);
     *out = pool;
     return 0;
+}
+
+/* The sized entry points (sized.c) call this with a full struct. */
+int tlp__pool_create(const tlp_config *cfg, tlp_pool **out)
+{
+    return create(cfg, out, false);
+}
+
+int tlp__pool_create_class(const tlp_config *cfg, tlp_pool **out)
+{
+    return create(cfg, out, true);
 }
 
 #ifdef TLP_CHECKED
@@ -148,6 +179,10 @@ void tlp_pool_destroy(tlp_pool *pool)
     tlp__lib_enter(pool, "tlp_pool_destroy");
     if (pool->drain_ms)
         tlp__drainer_remove(pool); /* waits for a drain in flight */
+    /* Objects still out: a warning naming their sites (checked builds then
+     * stop in tlp__check_destroy). Printed with no lock held. */
+    if (pool->leaks)
+        tlp__leaks_report(stderr, pool, 0, "tlp_pool_destroy with objects out: ");
 
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__ref_wait_none(pool);
@@ -167,6 +202,8 @@ void tlp_pool_destroy(tlp_pool *pool)
     pthread_mutex_destroy(&pool->victim_lock);
     pthread_mutex_destroy(&pool->spare_lock);
     pool->magic = TLP_POOL_DEAD;
+    tlp__leaks_free(pool->leaks);
+    pool->leaks = NULL;
 #ifdef TLP_CHECKED
     free(pool->out_set);
     free(pool->out_taker);

@@ -20,7 +20,10 @@
 #define TLP__CONFIG_SIZE_V0_2 TLP__END(tlp_config, name)
 #define TLP__STATS_SIZE_V0_2 TLP__END(tlp_stats, threads)
 #define TLP__BUFCONFIG_SIZE_V0_2 TLP__END(tlp_bufpool_config, name)
-#define TLP__BUFSTATS_SIZE_V0_2 TLP__END(tlp_bufpool_stats, large_out)
+/* tlp_bufpool_stats of 0.2: its per-class entries were 4 words; the per-class
+ * counters appended to tlp_bufclass_stats since made them longer, so a 0.2
+ * caller gets its layout converted (sized.c). */
+#define TLP__BUFSTATS_SIZE_V0_2 ((size_t)2080)
 /* The smallest config a caller may pass: the first field. */
 #define TLP__CONFIG_SIZE_MIN TLP__END(tlp_config, obj_size)
 #define TLP__BUFCONFIG_SIZE_MIN TLP__END(tlp_bufpool_config, min_class)

@@ -147,13 +147,16 @@ tlp_thread_rec *tlp__thread_self(void)
     return r;
 }
 
-void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m)
+void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
 {
     r->cur[slot] = m;
 #if TLP_FASTPATH
     /* Relaxed: only this thread's fast path reads `loaded` for the magazine
      * contents, and it is this thread that wrote them. Drains never read
      * `loaded`; they use cur[] under the thread lock. */
-    atomic_store_explicit(&r->pub.loaded[slot], m ? m : &tlp__empty_mag, memory_order_relaxed);
+    atomic_store_explicit(&r->pub.loaded[slot], m && !hidden ? m : &tlp__empty_mag,
+                          memory_order_relaxed);
+#else
+    (void)hidden;
 #endif
 }

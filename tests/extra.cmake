@@ -17,3 +17,60 @@ if(TARGET test_uv_adapter)
     target_compile_definitions(test_uv_adapter PRIVATE TLP_HAVE_UV)
   endif()
 endif()
+
+# Leak reports name functions through dladdr: the test's own functions must
+# be in its dynamic symbol table (-rdynamic).
+if(TARGET test_leaks)
+  set_target_properties(test_leaks PROPERTIES ENABLE_EXPORTS ON)
+endif()
+
+# tlp_stats_print's JSON parsed by Python's json module, its counters
+# compared with tlp_stats_get's (tests/check_stats_json.py).
+add_executable(stats_print_probe stats_print_probe.c)
+target_link_libraries(stats_print_probe PRIVATE tlpool::tlpool)
+tlp_warnings(stats_print_probe)
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME stats_json
+    COMMAND sh -c "\"$1\" >stats_print.json 2>stats_print.expected && \"$2\" \"$3\" stats_print.json stats_print.expected"
+            sh $<TARGET_FILE:stats_print_probe> ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/check_stats_json.py
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+endif()
+
+# TLPOOL_CONF, one case per key and bad values (tests/conf_probe.c).
+add_executable(conf_probe conf_probe.c)
+target_link_libraries(conf_probe PRIVATE tlpool::tlpool)
+tlp_warnings(conf_probe)
+function(tlp_conf_test name conf)
+  add_test(NAME conf.${name} COMMAND conf_probe ${ARGN})
+  set_tests_properties(conf.${name} PROPERTIES ENVIRONMENT "TLPOOL_CONF=${conf}")
+endfunction()
+tlp_conf_test(thread_cache "thread_cache:8" thread_cache 8)
+tlp_conf_test(drain_ms "drain_ms:20" drain_ms)
+tlp_conf_test(leaks_off "leaks:off" leaks off)
+tlp_conf_test(leaks_unset "" leaks off)
+tlp_conf_test(leaks_all "leaks:all" leaks all)
+tlp_conf_test(leaks_sampled "leaks:16" leaks 16)
+tlp_conf_test(buf_max_idle_bytes "buf_max_idle_bytes:64k" buf_max_idle_bytes)
+tlp_conf_test(buf_zero_on_free "buf_zero_on_free:true" buf_zero_on_free)
+tlp_conf_test(buf_drain_ms "buf_drain_ms:20" buf_drain_ms)
+tlp_conf_test(default_config "" default_config)
+tlp_conf_test(default_config_env "buf_zero_on_free:1" default_config env)
+tlp_conf_test(no_warnings " leaks:off , stats:off,thread_cache:64,drain_ms:0,buf_max_idle_bytes:1g,buf_zero_on_free:no,buf_drain_ms:0" warnings)
+tlp_conf_test(bad_values
+  "leaks:some,stats:xml,thread_cache:99999999,drain_ms:-1,buf_max_idle_bytes:12q,buf_zero_on_free:maybe,buf_drain_ms:,colour:blue,nocolon,thread_cache:4"
+  warnings "bad value 'some' for key 'leaks'" "bad value 'xml' for key 'stats'"
+  "bad value '99999999' for key 'thread_cache'" "bad value '-1' for key 'drain_ms'"
+  "bad value '12q' for key 'buf_max_idle_bytes'" "bad value 'maybe' for key 'buf_zero_on_free'"
+  "bad value '' for key 'buf_drain_ms'" "unknown key 'colour'" "no ':' in item 'nocolon'")
+# A bad item does not stop the good ones after it (thread_cache:4 above).
+tlp_conf_test(bad_then_good "thread_cache:x,thread_cache:8" thread_cache 8)
+# stats:json at exit: what the program leaves on stderr is one JSON document.
+if(Python3_Interpreter_FOUND)
+  add_test(NAME conf.stats_json_at_exit
+    COMMAND sh -c "TLPOOL_CONF=stats:json \"$1\" stats_exit 2>&1 >/dev/null | \"$2\" -c 'import json,sys; d=json.load(sys.stdin); p=[x for x in d[\"pools\"] if x[\"name\"]==\"at-exit\"][0]; assert p[\"out\"]==1 and p[\"gets\"]==21, p'"
+            sh $<TARGET_FILE:conf_probe> ${Python3_EXECUTABLE})
+  add_test(NAME conf.stats_text_at_exit COMMAND sh -c "TLPOOL_CONF=stats:text \"$1\" stats_exit 2>&1 >/dev/null | grep -q '^at-exit '" sh $<TARGET_FILE:conf_probe>)
+endif()
+# conf_probe names its leak_exported() in a leak report: export it.
+set_target_properties(conf_probe PROPERTIES ENABLE_EXPORTS ON)

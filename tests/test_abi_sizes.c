@@ -54,9 +54,14 @@ typedef struct old_bufconfig {
     size_t max_idle_bytes;
 } old_bufconfig;
 
+/* The per-class entry of 0.2 (per-class counters were appended since). */
+typedef struct old_bufclass {
+    size_t size;
+    uint64_t idle, idle_bytes, out;
+} old_bufclass;
 typedef struct old_bufstats {
     unsigned nclasses;
-    tlp_bufclass_stats classes[64];
+    old_bufclass classes[64];
     uint64_t idle_bytes, large_allocs;
 } old_bufstats;
 
@@ -175,6 +180,12 @@ static void shorter_bufpool(void)
     memset(&out, GARBAGE, sizeof out);
     tlp_bufpool_stats_get_sized(bp, (tlp_bufpool_stats *)(void *)&out.s, sizeof out.s);
     CHECK(out.s.nclasses > 0 && out.s.large_allocs == 0);
+    /* The 0.2 per-class layout: sizes grow class by class, one buffer out. */
+    CHECK(out.s.classes[0].size > 0 && out.s.classes[1].size > out.s.classes[0].size);
+    uint64_t outs = 0;
+    for (unsigned i = 0; i < out.s.nclasses; i++)
+        outs += out.s.classes[i].out;
+    CHECK(outs == 1);
     CHECK(all_garbage(out.after, sizeof out.after));
     /* zero_on_free was beyond the old struct (0xA5 there): it must be off,
      * so the freed buffer keeps its bytes and comes back as it was. */

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Leak tracking: which objects are out of a pool, since when, and who took
+ * them (Netty's ResourceLeakDetector, for C: an object "leaks" when it is
+ * still out at destroy, at exit, or older than an age the caller picks).
+ *
+ * Per pool, 16 lock stripes, each an open-addressing table keyed by the
+ * object pointer (linear probing, backward-shift deletion: no tombstones).
+ * A record holds the time taken (CLOCK_MONOTONIC_COARSE: the kernel tick's
+ * resolution, a few ns to read), the call site (the return address of the
+ * user's tlp_get / tlp_buf_alloc) and, at the TLP_LEAK_TRACE level, a short
+ * backtrace. Sampled pools record one object in N, chosen at random per
+ * thread (a counter would alias with loops of period N). A put looks at its
+ * stripe's record count first: no lock while the stripe holds nothing.
+ *
+ * Sites are symbolized when printed (symbolize.c: dladdr, and libdw for
+ * file:line and unexported functions where the system has it).
+ */
+#include "leak.h"
+#include "symbolize.h"
+
+#include <execinfo.h>
+#include <link.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STRIPES 16u
+#define BT_CAPTURE 24   /* frames captured, ours included */
+#define BT_KEEP 8       /* frames kept from the user's site on */
+
+typedef struct rec {
+    void *obj;      /* NULL: empty slot */
+    void *site;
+    uint64_t t_ns;
+    void **bt;      /* TLP_LEAK_TRACE: bt[0] = frame count, then the frames */
+} rec;
+
+typedef struct stripe {
+    _Atomic bool lock;   /* a spinlock: held for a few dozen instructions */
+    _Atomic size_t len;  /* written under lock; read without it by puts */
+    size_t cap;          /* power of two, or 0 */
+    rec *tab;
+} __attribute__((aligned(TLP_CACHELINE))) stripe;
+
+struct tlp__leaks {
+    struct tlp__leaks *next;  /* every table, for fork (tables_lock) */
+    unsigned sample;     /* 1: every object */
+    bool trace;
+    _Atomic uint64_t lost;  /* records dropped for lack of memory */
+    stripe s[STRIPES];
+};
+
+/* ---- where the library's own code is (shared library only) -------------- */
+
+static uintptr_t lib_lo, lib_hi;
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me - lo < ph->p_memsz) {
+            /* Only a shared libtlpool: linked statically, our code and the
+             * user's share one object and cannot be told apart this way. */
+            if (info->dlpi_name && strstr(info->dlpi_name, "libtlpool")) {
+                lib_lo = lo;
+                lib_hi = lo + ph->p_memsz;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* fork(): no stripe may be held (or half-updated) by a thread that does not
+ * exist in the child, so the forking thread holds them all across fork. */
+static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tlp__leaks *tables;
+static void lock_all(void);
+static void unlock_all(void);
+
+static void lib_init(void)
+{
+    pthread_atfork(lock_all, unlock_all, unlock_all);
+    dl_iterate_phdr(find_segment, (void *)(uintptr_t)&tlp__leak_took);
+    /* backtrace() loads libgcc_s on first use: do it now, not in a get. */
+    void *bt[2];
+    (void)backtrace(bt, 2);
+}
+
+static bool in_lib(const void *p)
+{
+    return (uintptr_t)p - lib_lo < lib_hi - lib_lo;
+}
+
+/* ---- table -------------------------------------------------------------- */
+
+static uint64_t mix(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* A test-and-test-and-set spinlock: the release is one plain store, where a
+ * pthread mutex costs an atomic read-modify-write to unlock and two calls;
+ * the tracked pair takes two of these. Held for a probe or a copy only. */
+static void lock(stripe *s)
+{
+    for (unsigned i = 0; atomic_exchange_explicit(&s->lock, true, memory_order_acquire); i++) {
+        while (atomic_load_explicit(&s->lock, memory_order_relaxed))
+            if (++i > 64)
+                sched_yield();
+    }
+}
+
+static void unlock(stripe *s)
+{
+    atomic_store_explicit(&s->lock, false, memory_order_release);
+}
+
+static void lock_all(void)
+{
+    pthread_mutex_lock(&tables_lock);
+    for (struct tlp__leaks *L = tables; L; L = L->next)
+        for (unsigned i = 0; i < STRIPES; i++)
+            lock(&L->s[i]);
+}
+
+static void unlock_all(void)
+{
+    for (struct tlp__leaks *L = tables; L; L = L->next)
+        for (unsigned i = 0; i < STRIPES; i++)
+            unlock(&L->s[i]);
+    pthread_mutex_unlock(&tables_lock);
+}
+
+static stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
+{
+    return &L->s[h >> 60];
+}
+
+/* Index of obj, or of the empty slot where it would go. cap > 0. */
+static size_t probe(const stripe *s, const void *obj, uint64_t h)
+{
+    size_t mask = s->cap - 1, i = (size_t)h & mask;
+    while (s->tab[i].obj && s->tab[i].obj != obj)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static bool grow(stripe *s)
+{
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    rec *t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    rec *old = s->tab;
+    size_t ocap = s->cap;
+    s->tab = t;
+    s->cap = cap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].obj)
+            s->tab[probe(s, old[i].obj, mix(old[i].obj))] = old[i];
+    free(old);
+    return true;
+}
+
+/* Removes slot i, shifting back the entries of its probe run. */
+static void remove_at(stripe *s, size_t i)
+{
+    size_t mask = s->cap - 1;
+    for (size_t j = (i + 1) & mask; s->tab[j].obj; j = (j + 1) & mask) {
+        size_t home = (size_t)mix(s->tab[j].obj) & mask;
+        /* Move j to the hole at i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            s->tab[i] = s->tab[j];
+            i = j;
+        }
+    }
+    s->tab[i].obj = NULL;
+    s->tab[i].bt = NULL;
+}
+
+struct tlp__leaks *tlp__leaks_new(unsigned sample)
+{
+    pthread_once(&lib_once, lib_init);
+    struct tlp__leaks *L = aligned_alloc(TLP_CACHELINE, sizeof *L);
+    if (!L)
+        return NULL;
+    memset(L, 0, sizeof *L);
+    L->trace = sample == TLP_LEAK_TRACE;
+    L->sample = L->trace ? 1 : sample;
+    pthread_mutex_lock(&tables_lock);
+    L->next = tables;
+    tables = L;
+    pthread_mutex_unlock(&tables_lock);
+    return L;
+}
+
+void tlp__leaks_free(struct tlp__leaks *L)
+{
+    if (!L)
+        return;
+    pthread_mutex_lock(&tables_lock);
+    for (struct tlp__leaks **p = &tables; *p; p = &(*p)->next) {
+        if (*p == L) {
+            *p = L->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tables_lock);
+    for (unsigned i = 0; i < STRIPES; i++) {
+        stripe *s = &L->s[i];
+        for (size_t j = 0; j < s->cap; j++)
+            free(s->tab[j].bt);
+        free(s->tab);
+    }
+    free(L);
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+/* One in n, at random (xorshift64* per thread). Global-dynamic TLS: only
+ * sampled pools read it, and it must not take the static TLS that a
+ * dlopen()ed library has to share (docs/DESIGN.md, "ABI and dlopen"). */
+static __thread uint64_t rng __attribute__((tls_model("global-dynamic")));
+
+static bool sampled(unsigned n)
+{
+    uint64_t x = rng;
+    if (!x)
+        x = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng = x;
+    return (((x * 0x2545f4914f6cdd1dull) >> 32) * n >> 32) == 0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The user's site and, if asked, the frames from it on. A site inside a
+ * shared libtlpool (tlp_buf_calloc, realloc, builds without tail calls) is
+ * replaced by the first frame outside it. */
+static void **trace_from(void **site, bool keep)
+{
+    void *bt[BT_CAPTURE];
+    int n = backtrace(bt, BT_CAPTURE), i = 0;
+    while (i < n && bt[i] != *site)
+        i++;
+    if (i == n)
+        i = 0;
+    while (i < n && in_lib(bt[i]))
+        i++;
+    if (i < n)
+        *site = bt[i];
+    if (!keep || i == n)
+        return NULL;
+    int k = n - i < BT_KEEP ? n - i : BT_KEEP;
+    void **v = malloc((size_t)(k + 1) * sizeof *v);
+    if (v) {
+        v[0] = (void *)(uintptr_t)k;
+        memcpy(v + 1, bt + i, (size_t)k * sizeof *v);
+    }
+    return v;
+}
+
+/* Out of line: the callers below stay short for the objects not recorded. */
+__attribute__((noinline)) static void record(struct tlp__leaks *L, void *obj, void *site)
+{
+    void **bt = NULL;
+    if (L->trace || in_lib(site))
+        bt = trace_from(&site, L->trace);
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(L, h);
+    uint64_t t = now_ns();
+    lock(s);
+    size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+    if ((len + 1) * 2 > s->cap && !grow(s)) {
+        unlock(s);
+        free(bt);
+        tlp__count(&L->lost, 1);
+        return;
+    }
+    size_t i = probe(s, obj, h);
+    void **old = s->tab[i].bt;
+    if (!s->tab[i].obj)
+        atomic_store_explicit(&s->len, len + 1, memory_order_relaxed);
+    s->tab[i] = (rec){ obj, site, t, bt };
+    unlock(s);
+    free(old); /* a record left over by a misuse (double get) */
+}
+
+__attribute__((noinline)) static void forget(stripe *s, void *obj, uint64_t h)
+{
+    void **bt = NULL;
+    lock(s);
+    size_t i = probe(s, obj, h);
+    if (s->tab[i].obj) {
+        bt = s->tab[i].bt;
+        remove_at(s, i);
+        atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    }
+    unlock(s);
+    free(bt);
+}
+
+void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
+{
+    struct tlp__leaks *L = pool->leaks;
+    if (L->sample > 1 && !sampled(L->sample))
+        return;
+    record(L, obj, site);
+}
+
+void tlp__leak_gave(tlp_pool *pool, void *obj)
+{
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(pool->leaks, h);
+    /* The record of obj, if any, was made before the object reached this
+     * thread (whatever handed it over ordered the two), so a count of 0
+     * means there is nothing to remove. */
+    if (atomic_load_explicit(&s->len, memory_order_relaxed) != 0)
+        forget(s, obj, h);
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+typedef struct item {
+    void *site;
+    uint64_t t_ns;
+    void **bt;  /* a copy */
+} item;
+
+static int by_site_then_age(const void *a, const void *b)
+{
+    const item *x = a, *y = b;
+    if (x->site != y->site)
+        return (uintptr_t)x->site < (uintptr_t)y->site ? -1 : 1;
+    return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+}
+
+typedef struct group {
+    size_t first, count;
+} group;
+
+static int by_count(const void *a, const void *b)
+{
+    const group *x = a, *y = b;
+    return x->count > y->count ? -1 : x->count < y->count;
+}
+
+/* Copies the records older than min_ns; NULL with *n = 0 when none (or no memory). */
+static item *collect(struct tlp__leaks *L, uint64_t now, uint64_t min_ns, size_t *n)
+{
+    item *v = NULL;
+    size_t len = 0, cap = 0;
+    for (unsigned k = 0; k < STRIPES; k++) {
+        stripe *s = &L->s[k];
+        lock(s);
+        for (size_t i = 0; i < s->cap; i++) {
+            const rec *r = &s->tab[i];
+            if (!r->obj || now - r->t_ns < min_ns || r->t_ns > now)
+                continue;
+            if (len == cap) {
+                size_t nc = cap ? 2 * cap : 64;
+                item *nv = realloc(v, nc * sizeof *nv);
+                if (!nv)
+                    continue;
+                v = nv;
+                cap = nc;
+            }
+            void **bt = NULL;
+            if (r->bt) {
+                size_t sz = ((uintptr_t)r->bt[0] + 1) * sizeof(void *);
+                bt = malloc(sz);
+                if (bt)
+                    memcpy(bt, r->bt, sz);
+            }
+            v[len++] = (item){ r->site, r->t_ns, bt };
+        }
+        unlock(s);
+    }
+    *n = len;
+    return v;
+}
+
+size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why)
+{
+    struct tlp__leaks *L = pool->leaks;
+    if (!L)
+        return 0;
+    uint64_t now = now_ns();
+    size_t n;
+    item *v = collect(L, now, (uint64_t)min_age_ms * 1000000u, &n);
+    uint64_t lost = tlp__relaxed_get(&L->lost);
+    if (!n && !lost) {
+        free(v);
+        return 0;
+    }
+    qsort(v, n, sizeof *v, by_site_then_age);
+    group *g = malloc((n ? n : 1) * sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; g && i < n; i++) {
+        if (i == 0 || v[i].site != v[i - 1].site)
+            g[ng++] = (group){ i, 0 };
+        g[ng - 1].count++;
+    }
+    qsort(g, ng, sizeof *g, by_count);
+
+    tlp__sym *sym = tlp__sym_begin();
+    flockfile(out);
+    fprintf(out, "tlpool: leaks: %spool '%s': %zu object(s) out for at least %u ms", why,
+            pool->name, n, min_age_ms);
+    if (L->sample > 1)
+        fprintf(out, " (1 in %u sampled: about %u times as many out)", L->sample, L->sample);
+    if (lost)
+        fprintf(out, " (%llu record(s) lost: out of memory)", (unsigned long long)lost);
+    fputc('\n', out);
+    for (size_t k = 0; k < ng; k++) {
+        const item *first = &v[g[k].first], *last = &v[g[k].first + g[k].count - 1];
+        fprintf(out, "  %zu taken at ", g[k].count);
+        tlp__sym_print(sym, out, first->site);
+        /* first is the oldest of the group, last the youngest */
+        fprintf(out, ", age %llu..%llu ms\n", (unsigned long long)((now - last->t_ns) / 1000000u),
+                (unsigned long long)((now - first->t_ns) / 1000000u));
+        if (first->bt) {
+            size_t nf = (uintptr_t)first->bt[0];
+            for (size_t f = 0; f < nf; f++) {
+                fprintf(out, "      #%zu ", f);
+                tlp__sym_print(sym, out, first->bt[1 + f]);
+                fputc('\n', out);
+            }
+        }
+    }
+    if (!g && n)
+        fprintf(out, "  (no memory to group the records by site)\n");
+    funlockfile(out);
+    fflush(out);
+    tlp__sym_end(sym);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].bt);
+    free(v);
+    free(g);
+    return n;
+}
+
+size_t tlp_leaks_print(FILE *out, unsigned min_age_ms)
+{
+    if (!out)
+        return 0;
+    tlp_pool **pools = malloc(TLP_MAX_POOLS * sizeof *pools);
+    if (!pools)
+        return 0;
+    size_t n = tlp__pools_ref(pools), total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += tlp__leaks_report(out, pools[i], min_age_ms, "");
+    tlp__pools_unref(pools, n);
+    free(pools);
+    return total;
+}
