@@ -14,17 +14,17 @@ static void *pop(tlp__mag *m)
 
 /* Under the thread lock: an object from this thread's own cache or a whole
  * magazine from the shared tier, or NULL. */
-static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
+static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     uint32_t slot = pool->head.slot;
-    tlp__mag *m = r->cur[slot];
-    tlp__mag *p = r->prev_mag[slot];
+    tlp__mag *m = ts->cur;
+    tlp__mag *p = ts->prev;
     void *obj = NULL;
 
     if (m && m->count) {
         obj = pop(m);
     } else if (p && p->count) {
-        r->prev_mag[slot] = m;
+        ts->prev = m;
         m = p;
         obj = pop(m);
     } else {
@@ -32,7 +32,7 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
         tlp__mag *full = tlp__shard_pop(pool, home);
         if (full) {
             if (m && !p && pool->two_mags)
-                r->prev_mag[slot] = m;
+                ts->prev = m;
             else if (m)
                 tlp__mag_give(pool, home, m);
             m = full;
@@ -52,14 +52,15 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
  * magazines of the slot unloaded: the owner hands them to the victim
  * generation itself, as the drain would have. Thread lock held; returns
  * what goes to the victim generation (pushed after unlocking). */
-static tlp__mag *hand_over(tlp_pool *pool, tlp_thread_rec *r)
+static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
 {
-    uint32_t slot = pool->head.slot;
     tlp__mag *list = NULL;
-    tlp__mag *mags[2] = { r->cur[slot], r->prev_mag[slot] };
-    r->missed[slot] = false;
-    r->cur[slot] = r->prev_mag[slot] = NULL;
+    tlp__mag *mags[2] = { ts->cur, ts->prev };
+    ts->missed = false;
+    ts->cur = ts->prev = NULL;
     for (int i = 0; i < 2; i++) {
+        if (mags[i])
+            tlp__mag_retire_puts(pool, mags[i]);
         if (mags[i] && mags[i]->count) {
             mags[i]->next = list;
             list = mags[i];
@@ -70,11 +71,11 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_thread_rec *r)
     return list;
 }
 
-static void lock_owner(tlp_pool *pool, tlp_thread_rec *r)
+static void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     pthread_mutex_lock(&r->lock);
-    if (unlikely(r->missed[pool->head.slot])) {
-        tlp__mag *list = hand_over(pool, r);
+    if (unlikely(ts->missed)) {
+        tlp__mag *list = hand_over(pool, ts);
         pthread_mutex_unlock(&r->lock);
         tlp__victim_add(pool, list);
         pthread_mutex_lock(&r->lock);
@@ -86,10 +87,11 @@ void *tlp__get_slow(tlp_pool *pool)
     tlp__check_pool(pool, "tlp_get");
     tlp__lib_enter(pool, "tlp_get");
     tlp_thread_rec *r = tlp__thread_self();
+    tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
     void *obj = NULL;
-    if (r) {
-        lock_owner(pool, r);
-        obj = get_cached(pool, r);
+    if (ts) {
+        lock_owner(pool, r, ts);
+        obj = get_cached(pool, r, ts);
         pthread_mutex_unlock(&r->lock);
     }
     if (!obj) {
@@ -113,10 +115,11 @@ void *tlp__get_slow(tlp_pool *pool)
 
 /* Under the thread lock: push obj; returns a full magazine for the shared
  * tier (pushed by the caller after unlocking), or sets *failed. */
-static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *failed)
+static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, void *obj,
+                           bool *failed)
 {
     uint32_t slot = pool->head.slot;
-    tlp__mag *m = r->cur[slot];
+    tlp__mag *m = ts->cur;
     tlp__mag *spill = NULL;
 
     if (!m) {
@@ -126,9 +129,9 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
             return NULL;
         }
     } else if (m->count == pool->mag_cap) {
-        tlp__mag *p = r->prev_mag[slot];
+        tlp__mag *p = ts->prev;
         if (p && p->count < pool->mag_cap) {
-            r->prev_mag[slot] = m;
+            ts->prev = m;
             m = p;
         } else {
             tlp__mag *e = tlp__mag_take(pool, tlp__home(r));
@@ -138,7 +141,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
             }
             if (pool->two_mags) {
                 spill = p; /* full (or NULL): goes to the shared tier */
-                r->prev_mag[slot] = m;
+                ts->prev = m;
             } else {
                 spill = m;
             }
@@ -157,16 +160,19 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
 static bool put_after_reset(tlp_pool *pool, void *obj)
 {
     uint32_t slot = pool->head.slot;
-    tlp__thread *t = tlp__tls;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    if (slot >= t->nslots)
+        return false;
     TLP__ENTER(t);
-    tlp__mag *m = TLP__LOADED(t, slot);
+    tlp__mag *m = TLP__LOADED(l, slot);
     uintptr_t n = m->count;
     /* The empty sentinel has count 0 but must never be written. */
     bool ok = m != &tlp__empty_mag && n < pool->mag_cap;
     if (ok) {
         m->objs[n] = obj;
         m->count = n + 1;
-        t->puts[slot]++;
+        m->puts++;
     }
     TLP__LEAVE(t);
     return ok;
@@ -182,11 +188,12 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
     tlp__track_poison(obj, pool->obj_size);
 
     tlp_thread_rec *r = tlp__thread_self();
-    bool failed = (r == NULL);
+    tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
+    bool failed = (ts == NULL);
     tlp__mag *spill = NULL;
-    if (r) {
-        lock_owner(pool, r);
-        spill = put_cached(pool, r, obj, &failed);
+    if (ts) {
+        lock_owner(pool, r, ts);
+        spill = put_cached(pool, r, ts, obj, &failed);
         pthread_mutex_unlock(&r->lock);
     }
     if (failed) {

@@ -14,14 +14,18 @@
 #if defined(__clang__) || __GNUC__ >= 8
 __attribute__((no_sanitize("thread")))
 #endif
-__attribute__((noinline)) static void read_thread(const tlp_thread_rec *r, uint32_t slot,
-                                                   uint64_t *idle, uint64_t *puts, bool *has)
+__attribute__((noinline)) static void read_thread(const tlp_tslot *ts, uint64_t *idle,
+                                                   uint64_t *puts, bool *has)
 {
-    const tlp__mag *m = r->cur[slot], *p = r->prev_mag[slot];
-    *idle += (m ? *(const volatile uintptr_t *)&m->count : 0) +
-             (p ? *(const volatile uintptr_t *)&p->count : 0);
-    *puts += *(const volatile uint64_t *)&r->pub.puts[slot];
-    *has = m || p;
+    const tlp__mag *mags[2] = { ts->cur, ts->prev };
+    *has = false;
+    for (int i = 0; i < 2; i++) {
+        if (!mags[i])
+            continue;
+        *idle += *(const volatile uintptr_t *)&mags[i]->count;
+        *puts += *(const volatile uint64_t *)&mags[i]->puts;
+        *has = true;
+    }
 }
 
 static uint64_t sub0(uint64_t a, uint64_t b)
@@ -32,15 +36,15 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 void tlp_stats_get(tlp_pool *pool, tlp_stats *out)
 {
     tlp__check_pool(pool, "tlp_stats_get");
-    uint32_t slot = pool->head.slot;
     uint64_t idle_thread = 0, fast_puts = 0, threads = 0;
 
+    /* Only the pool's holders: the threads with a cache of it. */
     pthread_mutex_lock(&tlp__registry_lock);
-    for (tlp_thread_rec *r = tlp__threads; r; r = r->next) {
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
         bool has = false;
-        pthread_mutex_lock(&r->lock);
-        read_thread(r, slot, &idle_thread, &fast_puts, &has);
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_lock(&ts->rec->lock);
+        read_thread(ts, &idle_thread, &fast_puts, &has);
+        pthread_mutex_unlock(&ts->rec->lock);
         threads += has;
     }
     pthread_mutex_unlock(&tlp__registry_lock);
