@@ -212,14 +212,14 @@ __attribute__((noinline)) static void drop_refused(tlp_pool *pool, void *obj)
     tlp__obj_release(pool, obj);
 }
 
-void tlp__put_slow(tlp_pool *pool, void *obj)
+/* Every put but a reset-hook pool's common case: marked as inside the
+ * library (re-entry from a signal handler is caught), the hook run with the
+ * mark cleared (it may use pools), then the push under the thread lock. */
+__attribute__((noinline)) static void put_general(tlp_pool *pool, void *obj, bool reset_done)
 {
-    if (!obj)
-        return;
-    tlp__check_pool(pool, "tlp_put");
     tlp__lib_enter(pool, "tlp_put");
     tlp__check_put(pool, obj);
-    if (pool->obj_reset) {
+    if (pool->obj_reset && !reset_done) {
         bool keep;
         TLP__HOOK(keep = pool->obj_reset(obj, pool->ctx));
         if (!keep) {
@@ -236,6 +236,36 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
     }
     put_locked(pool, obj);
     tlp__lib_leave();
+}
+
+void tlp__put_slow(tlp_pool *pool, void *obj)
+{
+    if (!obj)
+        return;
+    tlp__check_pool(pool, "tlp_put");
+#if TLP_FASTPATH
+    /* A pool with a reset hook comes here on every put (its magazines have
+     * fast_cap 0). The common case takes no lock, so it needs no mark: it
+     * only stops a call from a signal handler that interrupted tlpool (a
+     * mark set, or busy set under an inline operation), runs the hook with
+     * nothing held (it may use pools, even this one), and pushes with the
+     * inline path's handshake. */
+    if (likely(pool->obj_reset != NULL)) {
+        if (unlikely(tlp__inside != NULL ||
+                     atomic_load_explicit(&tlp__head(tlp__tls)->busy, memory_order_relaxed) != 0))
+            tlp__reentered(pool, "tlp_put");
+        if (unlikely(!pool->obj_reset(obj, pool->ctx))) {
+            drop_refused(pool, obj);
+            return;
+        }
+        /* tlp__tls is read again inside: the hook may have grown the record. */
+        if (likely(put_after_reset(pool, obj)))
+            return;
+        put_general(pool, obj, true);
+        return;
+    }
+#endif
+    put_general(pool, obj, false);
 }
 
 void *tlp_get_noinline(tlp_pool *pool)
