@@ -37,7 +37,7 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
                 tlp__mag_give(pool, home, m);
             m = full;
             obj = pop(m);
-            tlp__count(&pool->hits_shared, 1);
+            tlp__count(&pool->shards[home % pool->nshards].hits_shared, 1);
         } else if (!m) {
             /* An empty magazine now, so the puts that follow are fast.
              * NULL (no memory) is fine: the put path retries. */
@@ -184,7 +184,7 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
  * tlp__put_slow stays a short function. */
 __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
 {
-    tlp__count(&pool->slow_puts, 1);
+    tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
     tlp__track_poison(obj, pool->obj_size);
 
     tlp_thread_rec *r = tlp__thread_self();
@@ -207,7 +207,7 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
 
 __attribute__((noinline)) static void drop_refused(tlp_pool *pool, void *obj)
 {
-    tlp__count(&pool->slow_puts, 1);
+    tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
     tlp__count(&pool->dropped_reset, 1);
     tlp__obj_release(pool, obj);
 }

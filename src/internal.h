@@ -67,6 +67,9 @@ typedef struct tlp_shard {
                           * home here, so that exchanging magazines takes this
                           * lock and not the pool-wide spare_lock */
     uint32_t nempties;   /* at most TLP_SHARD_EMPTIES */
+    /* Slow-path statistics of the threads running on this shard's CPU:
+     * relaxed adds on a line no other CPU writes (stats sum the shards). */
+    _Atomic uint64_t hits_shared, slow_puts, retired_puts;
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
 
 #define TLP_SHARD_EMPTIES 8u
@@ -258,10 +261,19 @@ void tlp__ref_drop(tlp__ref *node);
 void tlp__ref_wait_none(tlp_pool *pool);  /* registry lock held; not cancellable */
 void tlp__ref_fork_child(void);           /* all locks held by the forker */
 
+/* The statistics shard of the calling thread: the running CPU's, so that
+ * slow paths on different CPUs write different lines. */
+static inline tlp_shard *tlp__stat_shard(tlp_pool *pool)
+{
+    int cpu = sched_getcpu();
+    return &pool->shards[(uint32_t)(cpu < 0 ? 0 : cpu) % pool->nshards];
+}
+
 static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
 {
     if (m->puts) {
-        atomic_fetch_add_explicit(&pool->retired_puts, m->puts, memory_order_relaxed);
+        atomic_fetch_add_explicit(&tlp__stat_shard(pool)->retired_puts, m->puts,
+                                  memory_order_relaxed);
         m->puts = 0;
     }
 }

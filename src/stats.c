@@ -63,9 +63,17 @@ void tlp_stats_get(tlp_pool *pool, tlp_stats *out)
     out->released_by_drain = tlp__relaxed_get(&pool->released_by_drain);
     out->released_by_cap = tlp__relaxed_get(&pool->released_by_cap);
     out->drains = tlp__relaxed_get(&pool->drains);
-    out->hits_shared = tlp__relaxed_get(&pool->hits_shared);
+    uint64_t hits_shared = tlp__relaxed_get(&pool->hits_shared);
+    uint64_t slow_puts = tlp__relaxed_get(&pool->slow_puts);
+    uint64_t retired_puts = tlp__relaxed_get(&pool->retired_puts);
+    for (uint32_t i = 0; i < pool->nshards; i++) {
+        hits_shared += tlp__relaxed_get(&pool->shards[i].hits_shared);
+        slow_puts += tlp__relaxed_get(&pool->shards[i].slow_puts);
+        retired_puts += tlp__relaxed_get(&pool->shards[i].retired_puts);
+    }
+    out->hits_shared = hits_shared;
     out->hits_victim = tlp__relaxed_get(&pool->hits_victim);
-    out->puts = fast_puts + tlp__relaxed_get(&pool->retired_puts) + tlp__relaxed_get(&pool->slow_puts);
+    out->puts = fast_puts + retired_puts + slow_puts;
     /* made = released + idle + out, and every get adds one to out. */
     out->out = sub0(out->made, out->released + out->idle);
     out->gets = out->puts + out->out;
