@@ -86,8 +86,36 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         return list;
     }
 
+#if defined(TLP_FENCED) || !TLP_FASTPATH
+    /* Seq-cst handshake (or no inline path): no heavy barrier to share, so
+     * one holder at a time, never two thread locks at once. (A program
+     * built for the relaxed handshake cannot link against this library:
+     * the TLS symbol's name differs, see tlpool.h.) */
+    (void)self;
+    (void)pending;
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
+        tlp_thread_rec *r = ts->rec;
+        if (!remote && r != self)
+            continue;
+        pthread_mutex_lock(&r->lock);
+        if (ts->cur || ts->prev) {
+            unload(r, slot);
+            wait_idle(r);
+            take(pool, &list, ts->cur);
+            take(pool, &list, ts->prev);
+            ts->cur = ts->prev = NULL;
+            ts->missed = false;
+        }
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&tlp__registry_lock);
+    return list;
+#else
     /* Phase 1: lock each holder with magazines and swap the empty sentinel
-     * in. The locks keep the owners' slow paths out, and keep the threads
+     * in. Several thread locks are held at once, taken in holder-list order
+     * (which differs between pools); that cannot deadlock because they are
+     * all taken under the registry lock, and the holder of a set takes no
+     * other thread lock and not the registry lock before releasing them. */ The locks keep the owners' slow paths out, and keep the threads
      * from exiting (thread exit needs the lock). */
     for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
         tlp_thread_rec *r = ts->rec;
@@ -109,21 +137,9 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
     if (!pending)
         return NULL;
 
-    /* Phase 2: one heavy barrier for all of them. A fenced library issues
-     * membarrier too where the kernel has it: a program whose inline fast
-     * path was compiled without TLP_FENCED (the relaxed handshake) is then
-     * still safe with it. */
-    bool barrier = false;
-#if TLP_FASTPATH
-#ifdef TLP_FENCED
-    barrier = remote && !tlp__heavy_barrier_uses_signal() && tlp__heavy_barrier_available();
-#else
-    barrier = remote;
-#endif
-    if (barrier)
+    /* Phase 2: one heavy barrier for all of them. */
+    if (remote)
         tlp__heavy_barrier(pending);
-#endif
-    (void)barrier;
 
     /* Phase 3: wait for any fast path in flight, then the magazines are ours. */
     for (tlp_thread_rec *r = pending; r; r = pending) {
@@ -146,4 +162,5 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         pthread_mutex_unlock(&r->lock);
     }
     return list;
+#endif
 }
