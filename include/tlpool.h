@@ -51,12 +51,12 @@ extern "C" {
 /* The one place the version is kept: CMakeLists.txt reads these three lines
  * for project(VERSION), the SONAME, the .pc and CMake package files. */
 #define TLP_VERSION_MAJOR 0
-#define TLP_VERSION_MINOR 2
+#define TLP_VERSION_MINOR 3
 #define TLP_VERSION_PATCH 0
 #define TLP_VERSION_HEX \
     ((TLP_VERSION_MAJOR << 16) | (TLP_VERSION_MINOR << 8) | TLP_VERSION_PATCH)
 /* Bumped whenever the layout of the tlp__ structures below changes. */
-#define TLP_ABI_VERSION 0
+#define TLP_ABI_VERSION 1
 
 #if defined(_WIN32) || !defined(__GNUC__)
 #define TLP_API
@@ -68,8 +68,10 @@ extern "C" {
 #define TLP_MAX_ALIGN        4096u    /* obj_align */
 #define TLP_MAX_THREAD_CACHE 65536u   /* thread_cache */
 #define TLP_MAX_SHARDS       1024u    /* shards */
-/* Pools alive at the same time in one process; one more: ENOMEM. */
-#define TLP_MAX_POOLS        1024u
+/* Pools alive at the same time in one process (a pool's slot is a 32-bit
+ * index; per-thread memory grows only with the pools a thread uses). Past
+ * it, or out of memory: ENOMEM. */
+#define TLP_MAX_POOLS        0x7fffffffu
 
 /* Returns the version of the library linked at run time (TLP_VERSION_HEX). */
 TLP_API unsigned tlp_version(void);
@@ -244,9 +246,10 @@ TLP_API int tlp_stats_print(FILE *out, const char *format);
 
 /*
  * Calls fn(pool, arg) for every live pool (not the classes of buffer pools)
- * until fn returns non-zero; returns that value, 0, or EINVAL / ENOMEM. The
- * pools stay alive during the calls: fn must not destroy a pool (destroy
- * would wait for the iteration). Pools created meanwhile may be missed.
+ * until fn returns non-zero; returns that value, 0, or EINVAL (fn NULL).
+ * One pool at a time, kept alive by a reference while fn runs: fn may create
+ * and destroy other pools, but not the one it is given (destroy would wait
+ * for the reference). Pools created meanwhile may be missed.
  */
 TLP_API int tlp_pool_foreach(int (*fn)(tlp_pool *pool, void *arg), void *arg);
 
@@ -470,6 +473,8 @@ TLP_API size_t tlp_buf_size(const void *ptr);
 typedef struct tlp__mag {
     uintptr_t count;      /* objects in objs[0..count) */
     uintptr_t fast_cap;   /* the inline put may push while count < fast_cap (0: always slow) */
+    uint64_t puts;        /* inline puts into it while loaded (owner-only writes; added
+                           * to the pool's count when the magazine leaves the thread) */
     struct tlp__mag *next;/* link in a shard, victim or spare list */
     TLP__FAM_EXT void *objs[]; /* capacity fixed per pool */
 } tlp__mag;
@@ -478,17 +483,23 @@ typedef struct tlp__mag {
 #endif
 
 /*
- * Per-thread state. `busy` and `loaded` are the owner's half of the drain
- * handshake described in docs/DESIGN.md; `puts` counts fast-path puts (the
- * rest of the statistics are derived from it and the slow paths). `loaded`
- * sits at offset 0 and `puts` right after it, so both are indexed by the
- * slot with no extra arithmetic.
+ * Per-thread state read by the fast path: `busy` (the owner's half of the
+ * drain handshake, docs/DESIGN.md) and `nslots`, followed by `nslots`
+ * entries of `loaded` (per pool slot: the magazine in use). A thread's
+ * record covers only the slots up to the highest one it has used, so the
+ * fast path checks the slot against `nslots` (a slot past it takes the slow
+ * path, which grows the record). The TLS pointer points at loaded[0], with
+ * this header just below it: both are then reached with one base register
+ * and constant displacements. (No flexible array member: the header stays
+ * valid ISO C++.)
  */
 typedef struct tlp__thread {
-    TLP__ATOMIC(tlp__mag *) loaded[TLP_MAX_POOLS];  /* per pool slot: the magazine in use */
-    uint64_t puts[TLP_MAX_POOLS];                   /* per pool slot: fast-path puts */
-    TLP__ATOMIC(uint32_t) busy;                     /* 1 while inside an inline fast path */
+    TLP__ATOMIC(uint32_t) busy;  /* 1 while inside an inline fast path */
+    uint32_t nslots;             /* entries of loaded[] (0 in the sentinel) */
 } tlp__thread;
+
+typedef TLP__ATOMIC(tlp__mag *) tlp__slot_ref;
+#define tlp__head(l) ((tlp__thread *)(void *)(l) - 1)
 
 /* The first bytes of every pool, read by the inline fast path. */
 typedef struct tlp__pool_head {
@@ -496,14 +507,15 @@ typedef struct tlp__pool_head {
 } tlp__pool_head;
 
 /*
- * The calling thread's state. initial-exec TLS: one fs-relative load, no
- * __tls_get_addr call. It is a single pointer (8 bytes of static TLS), so a
- * dlopen()ed libtlpool fits in glibc's static TLS surplus. Until a thread's
- * first slow path it points at a shared sentinel whose magazines are empty.
+ * The calling thread's loaded[] (its tlp__thread just below). initial-exec
+ * TLS: one fs-relative load, no __tls_get_addr call. It is a single pointer
+ * (8 bytes of static TLS), so a dlopen()ed libtlpool fits in glibc's static
+ * TLS surplus. Until a thread's first slow path it points just past a shared
+ * sentinel header with nslots = 0.
  */
 /* __thread rather than thread_local: C++ would route an extern thread_local
  * through a wrapper call in case of dynamic initialisation. */
-extern __thread tlp__thread *tlp__tls __attribute__((tls_model("initial-exec")));
+extern __thread tlp__slot_ref *tlp__tls __attribute__((tls_model("initial-exec")));
 
 TLP_API void *tlp__get_slow(tlp_pool *pool);
 TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
@@ -527,14 +539,14 @@ TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
 /* Only for measuring what the handshake costs (scripts/callgrind_pair.sh):
  * UNSAFE with drains that reach other threads. Never use it otherwise. */
 #define TLP__ENTER(t) ((void)0)
-#define TLP__LOADED(t, s) TLP__LOAD(&(t)->loaded[s], TLP__RELAXED)
+#define TLP__LOADED(l, s) TLP__LOAD(&(l)[s], TLP__RELAXED)
 #define TLP__LEAVE(t) ((void)0)
 #elif defined(TLP_FENCED)
 #define TLP__ENTER(t) TLP__STORE(&(t)->busy, 1u, TLP__SEQ_CST)
-#define TLP__LOADED(t, s) TLP__LOAD(&(t)->loaded[s], TLP__SEQ_CST)
+#define TLP__LOADED(l, s) TLP__LOAD(&(l)[s], TLP__SEQ_CST)
 #else
 #define TLP__ENTER(t) (TLP__STORE(&(t)->busy, 1u, TLP__RELAXED), TLP__SIGNAL_FENCE())
-#define TLP__LOADED(t, s) TLP__LOAD(&(t)->loaded[s], TLP__RELAXED)
+#define TLP__LOADED(l, s) TLP__LOAD(&(l)[s], TLP__RELAXED)
 #endif
 #ifndef TLP__LEAVE
 #define TLP__LEAVE(t) TLP__STORE(&(t)->busy, 0u, TLP__RELEASE)
@@ -547,15 +559,22 @@ TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
  * thread's magazine for the slot is empty (get) or full / not installed (put);
  * the caller then calls tlp__get_slow / tlp__put_slow. obj must not be NULL.
  */
+/* `nslots` is read before ENTER: only the owner writes it (in its slow
+ * path, where it also moves the record), so no ordering is needed. A get
+ * computes count - 1 once: it is the index of the top object and the new
+ * count, and its sign is the empty test. */
 static inline bool tlp__get_fast(uint32_t slot, void **out)
 {
-    tlp__thread *t = tlp__tls;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    if (TLP__UNLIKELY(slot >= t->nslots))
+        return false;
     TLP__ENTER(t);
-    tlp__mag *m = TLP__LOADED(t, slot);
-    uintptr_t n = m->count;
-    if (TLP__LIKELY(n != 0)) {
-        *out = m->objs[n - 1];
-        m->count = n - 1;
+    tlp__mag *m = TLP__LOADED(l, slot);
+    intptr_t n1 = (intptr_t)m->count - 1;
+    if (TLP__LIKELY(n1 >= 0)) {
+        *out = m->objs[n1];
+        m->count = (uintptr_t)n1;
         TLP__LEAVE(t);
         return true;
     }
@@ -565,16 +584,19 @@ static inline bool tlp__get_fast(uint32_t slot, void **out)
 
 static inline bool tlp__put_fast(uint32_t slot, void *obj)
 {
-    tlp__thread *t = tlp__tls;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    if (TLP__UNLIKELY(slot >= t->nslots))
+        return false;
     TLP__ENTER(t);
-    tlp__mag *m = TLP__LOADED(t, slot);
+    tlp__mag *m = TLP__LOADED(l, slot);
     uintptr_t n = m->count;
     /* fast_cap is 0 for pools with a reset hook, in checked builds and in the
      * sentinel: those puts go out of line. */
     if (TLP__LIKELY(n < m->fast_cap)) {
         m->objs[n] = obj;
         m->count = n + 1;
-        t->puts[slot]++;
+        m->puts++;
         TLP__LEAVE(t);
         return true;
     }

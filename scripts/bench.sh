@@ -201,6 +201,16 @@ if [ $CALLGRIND = 1 ]; then
   echo "== callgrind done ($(elapsed))"
 fi
 
+# ---- many threads, many pools (bench/scale_bench.c) -----------------------------------
+# tlpool alone: memory per thread, drain cost per holder, pools alive at once.
+if grep -q "^tlpool built" "$STATUS_FILE"; then
+  cmake --build "$BUILD" -j"$(nproc)" --target scale_bench >/dev/null
+  if [ $QUICK = 1 ]; then SCALE_ARGS=(1000 5000); else SCALE_ARGS=(10000 100000); fi
+  "$BUILD/bench/scale_bench" "${SCALE_ARGS[@]}" | tee "$OUT/scale.txt" ||
+    echo "bench.sh: scale_bench failed" >&2
+  echo "== scale done ($(elapsed))"
+fi
+
 # ---- the table and the plot ---------------------------------------------------------
 # Debian's python3-matplotlib lives in the system python; a python3 earlier
 # in PATH (pyenv, a venv) may not see it.

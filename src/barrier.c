@@ -53,9 +53,9 @@ static void on_barrier_signal(int sig)
      * code's earlier stores (busy = 1) before its later loads (loaded[]),
      * as seen from the drainer, which waits for the acknowledgement. */
     atomic_thread_fence(memory_order_seq_cst);
-    tlp__thread *t = tlp__tls;
-    if (t != &tlp__sentinel_thread)
-        atomic_fetch_add_explicit(&((tlp_thread_rec *)t)->acks, 1, memory_order_release);
+    tlp_thread_rec *r = tlp__self_rec;
+    if (r)
+        atomic_fetch_add_explicit(&r->acks, 1, memory_order_release);
     errno = saved;
 }
 
@@ -153,10 +153,10 @@ void tlp__heavy_barrier(tlp_thread_rec *pending)
     /* Signal mode. Our own stores (the unloads) must be visible before any
      * handler's fence: a seq_cst fence here pairs with the handler's. */
     atomic_thread_fence(memory_order_seq_cst);
-    tlp__thread *self = tlp__tls;
+    tlp_thread_rec *self = tlp__self_rec;
     for (tlp_thread_rec *r = pending; r; r = r->pending) {
         r->reached = false;
-        if (&r->pub == self) {
+        if (r == self) {
             r->ack_goal = 0; /* we are not in a fast path: nothing to wait for */
             r->reached = true;
             continue;

@@ -156,8 +156,16 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         }
     }
     /* The fast paths' tables: grid indexes below class 0 are served by it. */
-    for (uint32_t i = 0; i < n; i++)
-        bp->head.slot_by_cls[i] = (uint16_t)((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t slot = ((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
+        if (slot > UINT16_MAX) { /* the slot tables are 16-bit */
+            destroy_classes(bp, n);
+            free(bp->name);
+            free(bp);
+            return ENOMEM;
+        }
+        bp->head.slot_by_cls[i] = (uint16_t)slot;
+    }
     for (uint32_t g = 0; g < gmin + n; g++)
         bp->head.slot_by_grid[g] = bp->head.slot_by_cls[tlp__buf_grid_class(bp, g)];
     bp->head.fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;

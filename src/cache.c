@@ -16,17 +16,17 @@ static void *pop(tlp__mag *m)
 
 /* Under the thread lock: an object from this thread's own cache or a whole
  * magazine from the shared tier, or NULL. */
-static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
+static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     uint32_t slot = pool->head.slot;
-    tlp__mag *m = r->cur[slot];
-    tlp__mag *p = r->prev_mag[slot];
+    tlp__mag *m = ts->cur;
+    tlp__mag *p = ts->prev;
     void *obj = NULL;
 
     if (m && m->count) {
         obj = pop(m);
     } else if (p && p->count) {
-        r->prev_mag[slot] = m;
+        ts->prev = m;
         m = p;
         obj = pop(m);
     } else {
@@ -34,12 +34,12 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
         tlp__mag *full = tlp__shard_pop(pool, home);
         if (full) {
             if (m && !p && pool->two_mags)
-                r->prev_mag[slot] = m;
+                ts->prev = m;
             else if (m)
                 tlp__mag_give(pool, home, m);
             m = full;
             obj = pop(m);
-            tlp__count(&pool->hits_shared, 1);
+            tlp__count(&pool->shards[home % pool->nshards].hits_shared, 1);
         } else if (!m) {
             /* An empty magazine now, so the puts that follow are fast.
              * NULL (no memory) is fine: the put path retries. */
@@ -54,14 +54,15 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r)
  * magazines of the slot unloaded: the owner hands them to the victim
  * generation itself, as the drain would have. Thread lock held; returns
  * what goes to the victim generation (pushed after unlocking). */
-static tlp__mag *hand_over(tlp_pool *pool, tlp_thread_rec *r)
+static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
 {
-    uint32_t slot = pool->head.slot;
     tlp__mag *list = NULL;
-    tlp__mag *mags[2] = { r->cur[slot], r->prev_mag[slot] };
-    r->missed[slot] = false;
-    r->cur[slot] = r->prev_mag[slot] = NULL;
+    tlp__mag *mags[2] = { ts->cur, ts->prev };
+    ts->missed = false;
+    ts->cur = ts->prev = NULL;
     for (int i = 0; i < 2; i++) {
+        if (mags[i])
+            tlp__mag_retire_puts(pool, mags[i]);
         if (mags[i] && mags[i]->count) {
             mags[i]->next = list;
             list = mags[i];
@@ -72,11 +73,11 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_thread_rec *r)
     return list;
 }
 
-static void lock_owner(tlp_pool *pool, tlp_thread_rec *r)
+static void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     pthread_mutex_lock(&r->lock);
-    if (unlikely(r->missed[pool->head.slot])) {
-        tlp__mag *list = hand_over(pool, r);
+    if (unlikely(ts->missed)) {
+        tlp__mag *list = hand_over(pool, ts);
         pthread_mutex_unlock(&r->lock);
         tlp__victim_add(pool, list);
         pthread_mutex_lock(&r->lock);
@@ -94,10 +95,11 @@ void *tlp__get_slow_at(tlp_pool *pool, void *site)
     tlp__check_pool(pool, "tlp_get");
     tlp__lib_enter(pool, "tlp_get");
     tlp_thread_rec *r = tlp__thread_self();
+    tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
     void *obj = NULL;
-    if (r) {
-        lock_owner(pool, r);
-        obj = get_cached(pool, r);
+    if (ts) {
+        lock_owner(pool, r, ts);
+        obj = get_cached(pool, r, ts);
         pthread_mutex_unlock(&r->lock);
     }
     if (!obj) {
@@ -123,10 +125,11 @@ void *tlp__get_slow_at(tlp_pool *pool, void *site)
 
 /* Under the thread lock: push obj; returns a full magazine for the shared
  * tier (pushed by the caller after unlocking), or sets *failed. */
-static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *failed)
+static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, void *obj,
+                           bool *failed)
 {
     uint32_t slot = pool->head.slot;
-    tlp__mag *m = r->cur[slot];
+    tlp__mag *m = ts->cur;
     tlp__mag *spill = NULL;
 
     if (!m) {
@@ -136,9 +139,9 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
             return NULL;
         }
     } else if (m->count == pool->mag_cap) {
-        tlp__mag *p = r->prev_mag[slot];
+        tlp__mag *p = ts->prev;
         if (p && p->count < pool->mag_cap) {
-            r->prev_mag[slot] = m;
+            ts->prev = m;
             m = p;
         } else {
             tlp__mag *e = tlp__mag_take(pool, tlp__home(r));
@@ -148,7 +151,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
             }
             if (pool->two_mags) {
                 spill = p; /* full (or NULL): goes to the shared tier */
-                r->prev_mag[slot] = m;
+                ts->prev = m;
             } else {
                 spill = m;
             }
@@ -167,16 +170,19 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, void *obj, bool *
 static bool put_after_reset(tlp_pool *pool, void *obj)
 {
     uint32_t slot = pool->head.slot;
-    tlp__thread *t = tlp__tls;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    if (slot >= t->nslots)
+        return false;
     TLP__ENTER(t);
-    tlp__mag *m = TLP__LOADED(t, slot);
+    tlp__mag *m = TLP__LOADED(l, slot);
     uintptr_t n = m->count;
     /* The empty sentinel has count 0 but must never be written. */
     bool ok = m != &tlp__empty_mag && n < pool->mag_cap;
     if (ok) {
         m->objs[n] = obj;
         m->count = n + 1;
-        t->puts[slot]++;
+        m->puts++;
     }
     TLP__LEAVE(t);
     return ok;
@@ -188,15 +194,16 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
  * tlp__put_slow stays a short function. */
 __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
 {
-    tlp__count(&pool->slow_puts, 1);
+    tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
     tlp__track_poison(obj, pool->obj_size);
 
     tlp_thread_rec *r = tlp__thread_self();
-    bool failed = (r == NULL);
+    tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
+    bool failed = (ts == NULL);
     tlp__mag *spill = NULL;
-    if (r) {
-        lock_owner(pool, r);
-        spill = put_cached(pool, r, obj, &failed);
+    if (ts) {
+        lock_owner(pool, r, ts);
+        spill = put_cached(pool, r, ts, obj, &failed);
         pthread_mutex_unlock(&r->lock);
     }
     if (failed) {
@@ -210,21 +217,21 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
 
 __attribute__((noinline)) static void drop_refused(tlp_pool *pool, void *obj)
 {
-    tlp__count(&pool->slow_puts, 1);
+    tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
     tlp__count(&pool->dropped_reset, 1);
     tlp__obj_release(pool, obj);
 }
 
-void tlp__put_slow(tlp_pool *pool, void *obj)
+/* Every put but a reset-hook pool's common case: marked as inside the
+ * library (re-entry from a signal handler is caught), the hook run with the
+ * mark cleared (it may use pools), then the push under the thread lock. */
+__attribute__((noinline)) static void put_general(tlp_pool *pool, void *obj, bool reset_done)
 {
-    if (!obj)
-        return;
-    tlp__check_pool(pool, "tlp_put");
     tlp__lib_enter(pool, "tlp_put");
     tlp__check_put(pool, obj);
     if (unlikely(pool->leaks))
         tlp__leak_gave(pool, obj);
-    if (pool->obj_reset) {
+    if (pool->obj_reset && !reset_done) {
         bool keep;
         TLP__HOOK(keep = pool->obj_reset(obj, pool->ctx));
         if (!keep) {
@@ -241,6 +248,40 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
     }
     put_locked(pool, obj);
     tlp__lib_leave();
+}
+
+void tlp__put_slow(tlp_pool *pool, void *obj)
+{
+    if (!obj)
+        return;
+    tlp__check_pool(pool, "tlp_put");
+#if TLP_FASTPATH
+    /* A pool with a reset hook comes here on every put (its magazines have
+     * fast_cap 0). The common case takes no lock, so it needs no mark: it
+     * only stops a call from a signal handler that interrupted tlpool (a
+     * mark set, or busy set under an inline operation), runs the hook with
+     * nothing held (it may use pools, even this one), and pushes with the
+     * inline path's handshake. */
+    if (likely(pool->obj_reset != NULL)) {
+        if (unlikely(tlp__inside != NULL ||
+                     atomic_load_explicit(&tlp__head(tlp__tls)->busy, memory_order_relaxed) != 0))
+            tlp__reentered(pool, "tlp_put");
+        if (unlikely(!pool->obj_reset(obj, pool->ctx))) {
+            if (unlikely(pool->leaks))
+                tlp__leak_gave(pool, obj);
+            drop_refused(pool, obj);
+            return;
+        }
+        /* tlp__tls is read again inside: the hook may have grown the record.
+         * A leak-tracked pool is hidden from the inline path, so its puts
+         * continue in put_general, which forgets the record. */
+        if (likely(put_after_reset(pool, obj)))
+            return;
+        put_general(pool, obj, true);
+        return;
+    }
+#endif
+    put_general(pool, obj, false);
 }
 
 void *tlp_get_noinline(tlp_pool *pool)

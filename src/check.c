@@ -125,7 +125,7 @@ void tlp__check_got(tlp_pool *pool, void *obj)
 static const char *owner_of(const void *obj)
 {
     /* Which other live pool has obj out? For the message only. */
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
+    for (uint32_t s = 0; s < tlp__pools_cap; s++) {
         tlp_pool *p = tlp__pools[s];
         size_t i;
         if (!p)

@@ -69,7 +69,7 @@ void tlp_release_idle_all(void)
 {
     tlp__lib_enter(NULL, "tlp_release_idle_all");
     int old = tlp__nocancel_begin();
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
+    for (uint32_t s = 0; s < tlp__pools_cap; s++) {
         tlp__ref ref;
         pthread_mutex_lock(&tlp__registry_lock);
         tlp_pool *pool = tlp__pools[s];

@@ -21,8 +21,8 @@ typedef struct drainer {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;          /* CLOCK_MONOTONIC; wakes the drainer and destroyers */
 static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
-static tlp_pool *pools[TLP_MAX_POOLS];
-static unsigned npools;
+static tlp_pool **pools;    /* the pools with drain_ms, npools of cap */
+static uint32_t npools, cap;
 static drainer *running;
 
 static uint64_t now_ns(void)
@@ -45,7 +45,7 @@ static void init_cond(void)
 static tlp_pool *next_due(uint64_t now, uint64_t *wake)
 {
     *wake = now + 1000000000u;
-    for (unsigned i = 0; i < npools; i++) {
+    for (uint32_t i = 0; i < npools; i++) {
         if (pools[i]->next_drain_ns <= now)
             return pools[i];
         if (pools[i]->next_drain_ns < *wake)
@@ -122,10 +122,20 @@ void tlp__drainer_atfork(int phase)
     pthread_mutex_unlock(&lock);
 }
 
-void tlp__drainer_add(tlp_pool *pool)
+int tlp__drainer_add(tlp_pool *pool)
 {
     pthread_once(&cond_once, init_cond);
     pthread_mutex_lock(&lock);
+    if (npools == cap) {
+        uint32_t c = cap ? cap * 2 : 16;
+        tlp_pool **t = realloc(pools, c * sizeof *t);
+        if (!t) {
+            pthread_mutex_unlock(&lock);
+            return ENOMEM;
+        }
+        pools = t;
+        cap = c;
+    }
     pool->next_drain_ns = now_ns() + (uint64_t)pool->drain_ms * 1000000u;
     pools[npools++] = pool;
     /* No drainer thread (no memory): pools still work; the next pool with
@@ -134,6 +144,7 @@ void tlp__drainer_add(tlp_pool *pool)
         (void)start_locked();
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
+    return 0;
 }
 
 /* With lock held: if `stop`, tell the running drainer (if any) to stop;

@@ -44,24 +44,24 @@ static void prepare(void)
     tlp__drainer_atfork(TLP_FORK_PREPARE);
     tlp__pressure_atfork(TLP_FORK_PREPARE);
     pthread_mutex_lock(&tlp__registry_lock);
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+    for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             pthread_mutex_lock(&tlp__pools[s]->drain_lock);
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
         pthread_mutex_lock(&r->lock);
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+    for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], true);
 }
 
 static void release_all(void)
 {
-    for (uint32_t s = TLP_MAX_POOLS; s-- > 0;)
+    for (uint32_t s = tlp__pools_cap; s-- > 0;)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], false);
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
         pthread_mutex_unlock(&r->lock);
-    for (uint32_t s = TLP_MAX_POOLS; s-- > 0;)
+    for (uint32_t s = tlp__pools_cap; s-- > 0;)
         if (tlp__pools[s])
             pthread_mutex_unlock(&tlp__pools[s]->drain_lock);
     pthread_mutex_unlock(&tlp__registry_lock);
@@ -80,6 +80,7 @@ static void adopt(tlp_pool *p, tlp__mag *m)
 {
     if (!m)
         return;
+    tlp__mag_retire_puts(p, m);
     if (!m->count) {
         m->next = p->spares;
         p->spares = m;
@@ -96,21 +97,24 @@ static void adopt(tlp_pool *p, tlp__mag *m)
 
 static void child(void)
 {
-    tlp__thread *self = tlp__tls;
+    tlp_thread_rec *self = tlp__self_rec;
     tlp_thread_rec *r = tlp__threads, *keep = NULL;
     while (r) {
         tlp_thread_rec *next = r->next;
-        if (&r->pub == self) {
+        if (r == self) {
             keep = r;
         } else {
-            for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
-                tlp_pool *p = tlp__pools[s];
-                if (!p)
+            for (uint32_t s = 0; s < r->pub->nslots; s++) {
+                tlp_tslot *ts = r->ts[s];
+                if (!ts)
                     continue;
-                adopt(p, r->cur[s]);
-                adopt(p, r->prev_mag[s]);
-                tlp__count(&p->retired_puts, r->pub.puts[s]);
+                tlp_pool *p = tlp__pools[s];
+                adopt(p, ts->cur);
+                adopt(p, ts->prev);
+                tlp__tslot_drop(p, ts, s);
             }
+            free(r->ts);
+            free(r->pub);
             free(r); /* its lock is held by us and dies with it */
         }
         r = next;
@@ -123,7 +127,7 @@ static void child(void)
     tlp__ref_fork_child();
 #ifdef TLP_CHECKED
     /* Objects taken by those threads are not out in the child. */
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+    for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             tlp__check_fork_child(tlp__pools[s]);
 #endif

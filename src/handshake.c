@@ -28,10 +28,10 @@
 static void unload(tlp_thread_rec *r, uint32_t slot)
 {
 #ifdef TLP_FENCED
-    atomic_store_explicit(&r->pub.loaded[slot], &tlp__empty_mag, memory_order_seq_cst);
+    atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_seq_cst);
 #else
     /* Relaxed: membarrier below orders it before our read of busy. */
-    atomic_store_explicit(&r->pub.loaded[slot], &tlp__empty_mag, memory_order_relaxed);
+    atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_relaxed);
 #endif
 }
 
@@ -44,7 +44,7 @@ static void wait_idle(tlp_thread_rec *r)
 #endif
     /* busy == 1 only inside a fast path: a few instructions, unless the
      * owner was preempted there; then yield until it runs again. */
-    for (unsigned i = 0; atomic_load_explicit(&r->pub.busy, mo) != 0; i++) {
+    for (unsigned i = 0; atomic_load_explicit(&r->pub->busy, mo) != 0; i++) {
         if (i > 64)
             sched_yield();
     }
@@ -54,6 +54,7 @@ static void take(tlp_pool *pool, tlp__mag **list, tlp__mag *m)
 {
     if (!m)
         return;
+    tlp__mag_retire_puts(pool, m);
     if (m->count) {
         m->next = *list;
         *list = m;
@@ -62,23 +63,68 @@ static void take(tlp_pool *pool, tlp__mag **list, tlp__mag *m)
     }
 }
 
+/* Visits only the pool's holders: the threads that have a cache of it. */
 tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
 {
     uint32_t slot = pool->head.slot;
-    tlp__thread *self = tlp__tls;
+    tlp_thread_rec *self = tlp__self_rec;
     tlp_thread_rec *pending = NULL;
     tlp__mag *list = NULL;
 
-    /* Phase 1: lock each thread that holds magazines of this pool and swap
-     * the empty sentinel in. The locks keep the owners' slow paths out, and
-     * keep the threads from exiting (thread exit needs the lock). */
-    for (tlp_thread_rec *r = tlp__threads; r; r = r->next) {
-        if (!remote && &r->pub != self)
+    if (detach) {
+        /* Destroy: nobody uses the pool (precondition), so no handshake;
+         * every holder's tslot goes, so that a new pool on this slot starts
+         * clean in every thread. */
+        while (pool->holders) {
+            tlp_tslot *ts = pool->holders;
+            tlp_thread_rec *r = ts->rec;
+            pthread_mutex_lock(&r->lock);
+            take(pool, &list, ts->cur);
+            take(pool, &list, ts->prev);
+            tlp__tslot_drop(pool, ts, slot);
+            pthread_mutex_unlock(&r->lock);
+        }
+        return list;
+    }
+
+#if defined(TLP_FENCED) || !TLP_FASTPATH
+    /* Seq-cst handshake (or no inline path): no heavy barrier to share, so
+     * one holder at a time, never two thread locks at once. (A program
+     * built for the relaxed handshake cannot link against this library:
+     * the TLS symbol's name differs, see tlpool.h.) */
+    (void)self;
+    (void)pending;
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
+        tlp_thread_rec *r = ts->rec;
+        if (!remote && r != self)
             continue;
         pthread_mutex_lock(&r->lock);
-        if (!r->cur[slot] && !r->prev_mag[slot]) {
-            if (detach)
-                r->pub.puts[slot] = 0;
+        if (ts->cur || ts->prev) {
+            unload(r, slot);
+            wait_idle(r);
+            take(pool, &list, ts->cur);
+            take(pool, &list, ts->prev);
+            ts->cur = ts->prev = NULL;
+            ts->missed = false;
+        }
+        pthread_mutex_unlock(&r->lock);
+    }
+    pthread_mutex_unlock(&tlp__registry_lock);
+    return list;
+#else
+    /* Phase 1: lock each holder with magazines and swap the empty sentinel
+     * in. Several thread locks are held at once, taken in holder-list order
+     * (which differs between pools); that cannot deadlock because they are
+     * all taken under the registry lock, and the holder of a set takes no
+     * other thread lock and not the registry lock before releasing them.
+     * The locks keep the owners' slow paths out, and keep the threads from
+     * exiting (thread exit needs the lock). */
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
+        tlp_thread_rec *r = ts->rec;
+        if (!remote && r != self)
+            continue;
+        pthread_mutex_lock(&r->lock);
+        if (!ts->cur && !ts->prev) {
             pthread_mutex_unlock(&r->lock);
             continue;
         }
@@ -87,52 +133,36 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         r->reached = true;
         pending = r;
     }
-    /* Nobody waits for the registry while we wait for other threads. */
-    if (!detach)
-        pthread_mutex_unlock(&tlp__registry_lock);
+    /* Nobody waits for the registry while we wait for other threads. The
+     * pending threads' tslots stay: dropping one needs its thread lock. */
+    pthread_mutex_unlock(&tlp__registry_lock);
     if (!pending)
         return NULL;
 
-    /* Phase 2: one heavy barrier for all of them. Destroy (detach) needs
-     * none: its precondition is that no thread uses the pool. A fenced
-     * library issues membarrier too where the kernel has it: a program whose
-     * inline fast path was compiled without TLP_FENCED (the relaxed
-     * handshake) is then still safe with it. */
-    bool barrier = false;
-#if TLP_FASTPATH
-#ifdef TLP_FENCED
-    barrier = remote && !detach && !tlp__heavy_barrier_uses_signal() &&
-              tlp__heavy_barrier_available();
-#else
-    barrier = remote && !detach;
-#endif
-    if (barrier)
+    /* Phase 2: one heavy barrier for all of them. */
+    if (remote)
         tlp__heavy_barrier(pending);
-#endif
-    (void)barrier;
 
     /* Phase 3: wait for any fast path in flight, then the magazines are ours. */
     for (tlp_thread_rec *r = pending; r; r = pending) {
         pending = r->pending;
+        tlp_tslot *ts = r->ts[slot];
         if (!r->reached) {
             /* Not reached (signal fallback: the thread blocks the signal or
              * did not answer in time): its cache stays as it is, unloaded,
              * so that its owner's next operation takes the slow path and
              * hands the magazines to the victim generation itself. */
-            r->missed[slot] = true;
+            ts->missed = true;
             pthread_mutex_unlock(&r->lock);
             continue;
         }
         wait_idle(r);
-        take(pool, &list, r->cur[slot]);
-        take(pool, &list, r->prev_mag[slot]);
-        r->cur[slot] = r->prev_mag[slot] = NULL;
-        r->missed[slot] = false;
-        if (detach) {
-            tlp__count(&pool->retired_puts, r->pub.puts[slot]);
-            r->pub.puts[slot] = 0;
-        }
+        take(pool, &list, ts->cur);
+        take(pool, &list, ts->prev);
+        ts->cur = ts->prev = NULL;
+        ts->missed = false;
         pthread_mutex_unlock(&r->lock);
     }
     return list;
+#endif
 }

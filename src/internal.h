@@ -4,9 +4,15 @@
  *
  * Glossary
  *   pool      struct tlp_pool: immutable config, shared tier, victim generation.
- *   slot      a pool's index into every thread's per-pool arrays; unique among
- *             live pools, reused after destroy (so per-thread memory is bounded
- *             by TLP_MAX_POOLS, not by the number of pools ever created).
+ *   slot      a pool's index into the per-thread arrays; unique among live
+ *             pools, the lowest free one is reused after destroy (so a thread's
+ *             arrays are bounded by the live pools, not by the pools ever
+ *             created). A thread's arrays cover only up to the highest slot
+ *             it has used.
+ *   tslot     struct tlp_tslot: one thread's cache of one pool (its two
+ *             magazines), made at the thread's first use of the pool and
+ *             linked into the pool's holder list: drains, destroy and stats
+ *             visit only the pool's holders.
  *   magazine  tlp__mag: a LIFO stack of up to mag_cap idle objects. Magazines
  *             move whole between tiers (O(1) pointer links, never per object).
  *   thread    struct tlp_thread_rec: one per thread that used any pool. Holds,
@@ -62,6 +68,9 @@ typedef struct tlp_shard {
                           * home here, so that exchanging magazines takes this
                           * lock and not the pool-wide spare_lock */
     uint32_t nempties;   /* at most TLP_SHARD_EMPTIES */
+    /* Slow-path statistics of the threads running on this shard's CPU:
+     * relaxed adds on a line no other CPU writes (stats sum the shards). */
+    _Atomic uint64_t hits_shared, slow_puts, retired_puts;
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
 
 #define TLP_SHARD_EMPTIES 8u
@@ -109,6 +118,7 @@ struct tlp_pool {
     /* references held by the background drainer / release_idle_all;
      * guarded by registry_lock, destroy waits for 0 on registry_cond */
     unsigned refs;
+    struct tlp_tslot *holders;  /* threads with a cache of this pool (registry lock) */
     uint64_t next_drain_ns;  /* background drainer's schedule (drainer lock) */
     bool drain_busy;         /* the drainer is draining it now (drainer lock) */
 
@@ -124,38 +134,66 @@ struct tlp_pool {
 
 /* ---- threads ------------------------------------------------------------ */
 
+/* One thread's cache of one pool: the slow path's side (the fast path sees
+ * only loaded[slot]). Written by the owner under its thread lock, and by
+ * drains / destroy / fork under the registry lock and that thread lock. */
+typedef struct tlp_tslot {
+    tlp__mag *cur;           /* the loaded magazine (authoritative copy) */
+    tlp__mag *prev;          /* the previous one */
+    struct tlp_thread_rec *rec;
+    struct tlp_tslot *hnext, *hprev;  /* the pool's holder list (registry lock) */
+    bool missed;             /* a drain could not reach the thread: its
+                              * magazines go to the victim generation at its
+                              * next slow path */
+} tlp_tslot;
+
 typedef struct tlp_thread_rec {
-    tlp__thread pub;         /* must stay first: tlp__tls points here */
+    tlp__thread *pub;        /* the fast path's record (header + loaded[]);
+                              * replaced when it grows (owner, thread lock held) */
     pthread_mutex_t lock;    /* owner's slow path, drains, destroy */
     struct tlp_thread_rec *next, *prev;  /* registry list */
     struct tlp_thread_rec *pending;      /* handshake.c scratch (registry lock) */
-    uint64_t ack_goal;                   /* barrier.c scratch (registry lock) */
+    uint64_t ack_goal;                   /* barrier.c scratch */
     uint32_t home;           /* home shard seed */
     pthread_t tid;           /* for the signal barrier (barrier.c) */
     int ktid;                /* kernel thread id: /proc/self/task/ktid (barrier.c) */
     bool reached;            /* barrier.c scratch: the heavy barrier reached it */
     _Atomic uint64_t acks;   /* signal barriers this thread has run */
-    bool missed[TLP_MAX_POOLS]; /* a drain could not reach this thread: its
-                                 * magazines of that slot go to the victim
-                                 * generation at its next slow path (thread lock) */
-    tlp__mag *cur[TLP_MAX_POOLS];   /* the loaded magazine (authoritative copy) */
-    tlp__mag *prev_mag[TLP_MAX_POOLS];
+    tlp_tslot **ts;          /* pub->nslots entries: per slot, NULL if unused */
 } tlp_thread_rec;
+
+static inline tlp__slot_ref *tlp__loaded_of(const tlp_thread_rec *r)
+{
+    return (tlp__slot_ref *)(void *)(r->pub + 1);
+}
+static inline tlp_tslot *tlp__tslot(const tlp_thread_rec *r, uint32_t slot)
+{
+    return slot < r->pub->nslots ? r->ts[slot] : NULL;
+}
 
 /* ---- globals (thread.c) ------------------------------------------------- */
 
 extern pthread_mutex_t tlp__registry_lock;
 extern pthread_cond_t tlp__registry_cond;
 extern tlp_thread_rec *tlp__threads;            /* registry list head */
-extern tlp_pool *tlp__pools[TLP_MAX_POOLS];     /* live pools by slot */
+extern tlp_pool **tlp__pools;                   /* live pools by slot (registry lock) */
+extern uint32_t tlp__pools_cap;                  /* entries of tlp__pools */
 extern tlp__mag tlp__empty_mag;
 extern tlp__thread tlp__sentinel_thread;
 
 /* thread.c: the calling thread's record, created on first use (NULL: ENOMEM) */
 tlp_thread_rec *tlp__thread_self(void);
+/* thread.c: the calling thread's cache of pool, made on first use (NULL:
+ * ENOMEM). Takes the registry lock and r->lock the first time only. */
+tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool);
+/* thread.c: unlink ts from its pool's holders and forget it (registry lock
+ * and the thread's lock held; its magazines already taken) */
+void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot);
 /* thread.c: install m as the loaded magazine of slot (owner, thread lock held);
  * hidden: keep the fast path's view empty (leak-tracked pools) */
 void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden);
+/* The calling thread's record (NULL before its first slow path) */
+extern __thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
 
 /* slot.c: allocate / free a pool slot (registry lock held) */
 int tlp__slot_alloc(tlp_pool *pool);
@@ -165,6 +203,9 @@ void tlp__slot_free(uint32_t slot);
 void *tlp__obj_make(tlp_pool *pool);
 void tlp__obj_release(tlp_pool *pool, void *obj);
 void tlp__release_mags(tlp_pool *pool, tlp__mag *list, _Atomic uint64_t *why);
+
+/* A magazine leaving a thread's cache: its inline puts join the pool's count. */
+static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m);
 
 /* magazine.c */
 tlp__mag *tlp__mag_alloc(tlp_pool *pool);       /* an empty magazine or NULL */
@@ -225,6 +266,23 @@ void tlp__ref_drop(tlp__ref *node);
 void tlp__ref_wait_none(tlp_pool *pool);  /* registry lock held; not cancellable */
 void tlp__ref_fork_child(void);           /* all locks held by the forker */
 
+/* The statistics shard of the calling thread: the running CPU's, so that
+ * slow paths on different CPUs write different lines. */
+static inline tlp_shard *tlp__stat_shard(tlp_pool *pool)
+{
+    int cpu = sched_getcpu();
+    return &pool->shards[(uint32_t)(cpu < 0 ? 0 : cpu) % pool->nshards];
+}
+
+static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
+{
+    if (m->puts) {
+        atomic_fetch_add_explicit(&tlp__stat_shard(pool)->retired_puts, m->puts,
+                                  memory_order_relaxed);
+        m->puts = 0;
+    }
+}
+
 /* victim.c: magazines an owner hands over after a drain missed it */
 void tlp__victim_add(tlp_pool *pool, tlp__mag *list);
 
@@ -238,10 +296,9 @@ _Noreturn void tlp__reentered(const tlp_pool *pool, const char *what);
 static inline const tlp_pool *tlp__lib_enter(const tlp_pool *pool, const char *what)
 {
     const tlp_pool *was = tlp__inside;
-    tlp__thread *t = tlp__tls;
-    /* (The sentinel's busy is written by every thread's first operation.) */
-    if (unlikely(was != NULL || (t != &tlp__sentinel_thread &&
-                                 atomic_load_explicit(&t->busy, memory_order_relaxed) != 0)))
+    tlp__thread *t = tlp__head(tlp__tls);
+    /* (The sentinel's busy is never written: its nslots is 0.) */
+    if (unlikely(was != NULL || atomic_load_explicit(&t->busy, memory_order_relaxed) != 0))
         tlp__reentered(pool, what);
     tlp__inside = pool;
     return was;
@@ -264,7 +321,7 @@ int tlp__nocancel_begin(void);
 void tlp__nocancel_end(int old);
 
 /* drainer.c */
-void tlp__drainer_add(tlp_pool *pool);
+int tlp__drainer_add(tlp_pool *pool);   /* 0 or ENOMEM */
 void tlp__drainer_remove(tlp_pool *pool);
 
 /* fork.c: pthread_atfork handlers, installed at the first pool create */
@@ -327,9 +384,10 @@ void *tlp__get_slow_at(tlp_pool *pool, void *site);
 int tlp__pool_create_class(const tlp_config *cfg, tlp_pool **out);
 
 /* pool_iter.c: the one place that reads the pool registry for iteration.
- * Fills out[] (TLP_MAX_POOLS entries) with every live pool, each holding a
- * reference (destroy waits for it), returns how many; unref drops them. */
-size_t tlp__pools_ref(tlp_pool **out);
+ * Returns an array of the *n live pools, each holding a reference (destroy
+ * waits for it; for callers that run no hooks), NULL without memory; unref
+ * drops the references and frees the array. */
+tlp_pool **tlp__pools_ref(size_t *n);
 void tlp__pools_unref(tlp_pool **pools, size_t n);
 
 /* bufreg.c: the list of live buffer pools (tlp_bufpool_foreach). */

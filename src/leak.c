@@ -464,13 +464,12 @@ size_t tlp_leaks_print(FILE *out, unsigned min_age_ms)
 {
     if (!out)
         return 0;
-    tlp_pool **pools = malloc(TLP_MAX_POOLS * sizeof *pools);
+    size_t n, total = 0;
+    tlp_pool **pools = tlp__pools_ref(&n);
     if (!pools)
         return 0;
-    size_t n = tlp__pools_ref(pools), total = 0;
     for (size_t i = 0; i < n; i++)
         total += tlp__leaks_report(out, pools[i], min_age_ms, "");
     tlp__pools_unref(pools, n);
-    free(pools);
     return total;
 }

@@ -28,12 +28,14 @@ tlp__mag *tlp__mag_alloc(tlp_pool *pool)
     }
     m->count = 0;
     m->fast_cap = pool->fast_cap;
+    m->puts = 0;
     m->next = NULL;
     return m;
 }
 
 void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m)
 {
+    tlp__mag_retire_puts(pool, m);
     m->count = 0;
     pthread_mutex_lock(&pool->spare_lock);
     m->next = pool->spares;
@@ -60,6 +62,7 @@ tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t home)
 void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m)
 {
     tlp_shard *s = &pool->shards[home % pool->nshards];
+    tlp__mag_retire_puts(pool, m);
     m->count = 0;
     pthread_mutex_lock(&s->lock);
     /* Bounded: when one thread only refills and another only flushes, the

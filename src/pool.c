@@ -130,8 +130,14 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
         free(pool);
         return err;
     }
-    if (pool->drain_ms)
-        tlp__drainer_add(pool);
+    if (pool->drain_ms && tlp__drainer_add(pool) != 0) {
+        pthread_mutex_lock(&tlp__registry_lock);
+        tlp__slot_free(pool->head.slot);
+        pthread_mutex_unlock(&tlp__registry_lock);
+        free(pool->name);
+        free(pool);
+        return ENOMEM;
+    }
     *out = pool;
     return 0;
 }

@@ -10,45 +10,64 @@
 
 #include <stdlib.h>
 
-size_t tlp__pools_ref(tlp_pool **out)
+tlp_pool **tlp__pools_ref(size_t *n_out)
 {
-    size_t n = 0;
     pthread_mutex_lock(&tlp__registry_lock);
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++) {
-        tlp_pool *p = tlp__pools[s];
-        if (p) {
-            p->refs++;
-            out[n++] = p;
+    size_t n = 0;
+    for (uint32_t s = 0; s < tlp__pools_cap; s++)
+        n += tlp__pools[s] != NULL;
+    tlp_pool **out = malloc((n ? n : 1) * sizeof *out);
+    n = 0;
+    if (out) {
+        for (uint32_t s = 0; s < tlp__pools_cap; s++) {
+            tlp_pool *p = tlp__pools[s];
+            if (p) {
+                p->refs++;
+                out[n++] = p;
+            }
         }
     }
     pthread_mutex_unlock(&tlp__registry_lock);
-    return n;
+    *n_out = n;
+    return out;
 }
 
 void tlp__pools_unref(tlp_pool **pools, size_t n)
 {
-    if (!n)
-        return;
-    pthread_mutex_lock(&tlp__registry_lock);
-    for (size_t i = 0; i < n; i++)
-        pools[i]->refs--;
-    pthread_cond_broadcast(&tlp__registry_cond);
-    pthread_mutex_unlock(&tlp__registry_lock);
+    if (n) {
+        pthread_mutex_lock(&tlp__registry_lock);
+        for (size_t i = 0; i < n; i++)
+            pools[i]->refs--;
+        pthread_cond_broadcast(&tlp__registry_cond);
+        pthread_mutex_unlock(&tlp__registry_lock);
+    }
+    free(pools);
 }
 
+/* One pool at a time, each kept alive by a reference while fn runs: fn may
+ * create and destroy other pools (not the one it is given). Pools created
+ * meanwhile may be skipped. */
 int tlp_pool_foreach(int (*fn)(tlp_pool *pool, void *arg), void *arg)
 {
     if (!fn)
         return EINVAL;
-    tlp_pool **pools = malloc(TLP_MAX_POOLS * sizeof *pools);
-    if (!pools)
-        return ENOMEM;
-    size_t n = tlp__pools_ref(pools);
     int ret = 0;
-    for (size_t i = 0; i < n && ret == 0; i++)
-        if (!pools[i]->buf_class)
-            ret = fn(pools[i], arg);
-    tlp__pools_unref(pools, n);
-    free(pools);
+    for (uint32_t s = 0; ret == 0; s++) {
+        tlp__ref ref;
+        tlp_pool *pool = NULL;
+        pthread_mutex_lock(&tlp__registry_lock);
+        for (; s < tlp__pools_cap && !pool; s++)
+            if (tlp__pools[s] && !tlp__pools[s]->buf_class)
+                pool = tlp__pools[s];
+        if (pool) {
+            s--;
+            tlp__ref_take(&ref, pool);
+        }
+        pthread_mutex_unlock(&tlp__registry_lock);
+        if (!pool)
+            break;
+        ret = fn(pool, arg);
+        tlp__ref_drop(&ref);
+    }
     return ret;
 }

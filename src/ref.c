@@ -43,7 +43,7 @@ void tlp__ref_wait_none(tlp_pool *pool)
 
 void tlp__ref_fork_child(void)
 {
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
+    for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             tlp__pools[s]->refs = 0;
     for (tlp__ref *r = held; r; r = r->next)

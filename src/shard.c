@@ -14,6 +14,7 @@ static tlp_shard *shard_at(tlp_pool *pool, uint32_t i)
 
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
 {
+    tlp__mag_retire_puts(pool, m);
     uint64_t n = m->count;
     /* max_idle: reserve room first; a magazine that does not fit is released
      * whole (batch-wise, outside any lock). Relaxed: a counter, no data

@@ -1,29 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pool slots: each live pool owns one index into every thread's per-pool
- * arrays. Destroy clears the slot in every thread before freeing it, so a
- * reused slot starts clean and the fast path needs no generation check.
+ * Pool slots: each live pool owns one index into the per-thread arrays.
+ * Destroy drops every thread's cache of the pool (its holders) before the
+ * slot is freed, so a reused slot starts clean and the fast path needs no
+ * generation check. The lowest free slot is handed out first: a thread's
+ * arrays cover the slots up to the highest it has used, which this keeps
+ * near the number of live pools. The table of live pools grows by doubling;
+ * it is read only under the registry lock.
  */
 #include "internal.h"
 
-tlp_pool *tlp__pools[TLP_MAX_POOLS];
-static uint32_t hint;
+#include <stdlib.h>
+
+tlp_pool **tlp__pools;
+uint32_t tlp__pools_cap;
+static uint32_t lowest_free; /* no free slot below it */
 
 int tlp__slot_alloc(tlp_pool *pool)
 {
-    for (uint32_t i = 0; i < TLP_MAX_POOLS; i++) {
-        uint32_t s = (hint + i) % TLP_MAX_POOLS;
-        if (!tlp__pools[s]) {
-            tlp__pools[s] = pool;
-            pool->head.slot = s;
-            hint = s + 1;
-            return 0;
-        }
+    uint32_t s = lowest_free;
+    while (s < tlp__pools_cap && tlp__pools[s])
+        s++;
+    if (s == tlp__pools_cap) {
+        if (tlp__pools_cap >= TLP_MAX_POOLS)
+            return ENOMEM;
+        uint64_t cap = tlp__pools_cap ? (uint64_t)tlp__pools_cap * 2 : 64;
+        if (cap > TLP_MAX_POOLS)
+            cap = TLP_MAX_POOLS;
+        tlp_pool **t = realloc(tlp__pools, cap * sizeof *t);
+        if (!t)
+            return ENOMEM;
+        for (uint64_t i = tlp__pools_cap; i < cap; i++)
+            t[i] = NULL;
+        tlp__pools = t;
+        tlp__pools_cap = (uint32_t)cap;
     }
-    return ENOMEM;
+    tlp__pools[s] = pool;
+    pool->head.slot = s;
+    lowest_free = s + 1;
+    return 0;
 }
 
 void tlp__slot_free(uint32_t slot)
 {
     tlp__pools[slot] = NULL;
+    if (slot < lowest_free)
+        lowest_free = slot;
 }

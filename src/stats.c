@@ -16,14 +16,18 @@
 #if defined(__clang__) || __GNUC__ >= 8
 __attribute__((no_sanitize("thread")))
 #endif
-__attribute__((noinline)) static void read_thread(const tlp_thread_rec *r, uint32_t slot,
-                                                   uint64_t *idle, uint64_t *puts, bool *has)
+__attribute__((noinline)) static void read_thread(const tlp_tslot *ts, uint64_t *idle,
+                                                   uint64_t *puts, bool *has)
 {
-    const tlp__mag *m = r->cur[slot], *p = r->prev_mag[slot];
-    *idle += (m ? *(const volatile uintptr_t *)&m->count : 0) +
-             (p ? *(const volatile uintptr_t *)&p->count : 0);
-    *puts += *(const volatile uint64_t *)&r->pub.puts[slot];
-    *has = m || p;
+    const tlp__mag *mags[2] = { ts->cur, ts->prev };
+    *has = false;
+    for (int i = 0; i < 2; i++) {
+        if (!mags[i])
+            continue;
+        *idle += *(const volatile uintptr_t *)&mags[i]->count;
+        *puts += *(const volatile uint64_t *)&mags[i]->puts;
+        *has = true;
+    }
 }
 
 static uint64_t sub0(uint64_t a, uint64_t b)
@@ -34,15 +38,15 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
 {
     tlp__check_pool(pool, "tlp_stats_get");
-    uint32_t slot = pool->head.slot;
     uint64_t idle_thread = 0, fast_puts = 0, threads = 0;
 
+    /* Only the pool's holders: the threads with a cache of it. */
     pthread_mutex_lock(&tlp__registry_lock);
-    for (tlp_thread_rec *r = tlp__threads; r; r = r->next) {
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
         bool has = false;
-        pthread_mutex_lock(&r->lock);
-        read_thread(r, slot, &idle_thread, &fast_puts, &has);
-        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_lock(&ts->rec->lock);
+        read_thread(ts, &idle_thread, &fast_puts, &has);
+        pthread_mutex_unlock(&ts->rec->lock);
         threads += has;
     }
     pthread_mutex_unlock(&tlp__registry_lock);
@@ -61,9 +65,17 @@ void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
     out->released_by_drain = tlp__relaxed_get(&pool->released_by_drain);
     out->released_by_cap = tlp__relaxed_get(&pool->released_by_cap);
     out->drains = tlp__relaxed_get(&pool->drains);
-    out->hits_shared = tlp__relaxed_get(&pool->hits_shared);
+    uint64_t hits_shared = tlp__relaxed_get(&pool->hits_shared);
+    uint64_t slow_puts = tlp__relaxed_get(&pool->slow_puts);
+    uint64_t retired_puts = tlp__relaxed_get(&pool->retired_puts);
+    for (uint32_t i = 0; i < pool->nshards; i++) {
+        hits_shared += tlp__relaxed_get(&pool->shards[i].hits_shared);
+        slow_puts += tlp__relaxed_get(&pool->shards[i].slow_puts);
+        retired_puts += tlp__relaxed_get(&pool->shards[i].retired_puts);
+    }
+    out->hits_shared = hits_shared;
     out->hits_victim = tlp__relaxed_get(&pool->hits_victim);
-    out->puts = fast_puts + tlp__relaxed_get(&pool->retired_puts) + tlp__relaxed_get(&pool->slow_puts);
+    out->puts = fast_puts + retired_puts + slow_puts;
     /* made = released + idle + out, and every get adds one to out. */
     out->out = sub0(out->made, out->released + out->idle);
     out->gets = out->puts + out->out;

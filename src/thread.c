@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-thread state: the TLS pointer the inline fast path reads, the sentinel
- * it points at before a thread's first slow path, the registry of threads
- * (what drains and destroy walk), and the thread-exit flush.
+ * it points at before a thread's first slow path, the registry of threads,
+ * each thread's caches of the pools it uses (tslots, linked into the pools'
+ * holder lists), and the thread-exit flush.
+ *
+ * Memory per thread: a record, plus 16 bytes per slot up to the highest
+ * slot it has used (loaded[] and ts[]), plus one tslot per pool it uses.
+ * A thread that never used a pool has nothing.
  */
 #include "internal.h"
 
@@ -10,18 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
-tlp__mag tlp__empty_mag = { .count = 0, .fast_cap = 0, .next = NULL };
+tlp__mag tlp__empty_mag = { .count = 0, .fast_cap = 0, .puts = 0, .next = NULL };
 
-/* Every slot of the sentinel holds the empty magazine: the fast path finds
- * count 0 / fast_cap 0 and takes the slow path, which creates the thread's
- * record. The sentinel is never written but for `busy` (relaxed stores of
- * any thread on its first operation; nobody reads it). */
-tlp__thread tlp__sentinel_thread = {
-    .loaded = { [0 ... TLP_MAX_POOLS - 1] = &tlp__empty_mag },
-};
+/* nslots = 0: every fast path of a thread without a record goes to the slow
+ * path, which makes one. Never written. */
+tlp__thread tlp__sentinel_thread = { .nslots = 0 };
 
 __attribute__((visibility("default"), tls_model("initial-exec")))
-__thread tlp__thread *tlp__tls = &tlp__sentinel_thread;
+__thread tlp__slot_ref *tlp__tls = (tlp__slot_ref *)(void *)(&tlp__sentinel_thread + 1);
+
+__thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
 
 pthread_mutex_t tlp__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t tlp__registry_cond = PTHREAD_COND_INITIALIZER;
@@ -31,26 +34,36 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static _Atomic uint32_t next_home;
 
-/* Under the registry and thread locks: takes the magazines of the first
- * slot at or after *from that has any, and a reference on its pool. */
+void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot)
+{
+    tlp_thread_rec *r = ts->rec;
+    if (ts->hprev)
+        ts->hprev->hnext = ts->hnext;
+    else
+        pool->holders = ts->hnext;
+    if (ts->hnext)
+        ts->hnext->hprev = ts->hprev;
+    r->ts[slot] = NULL;
+    atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_relaxed);
+    free(ts);
+}
+
+/* Under the registry and thread locks: the magazines of the first slot at
+ * or after *from that the thread has a cache for, its tslot dropped, and a
+ * reference on its pool. */
 static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, tlp__ref *ref)
 {
-    for (uint32_t s = *from; s < TLP_MAX_POOLS; s++) {
-        tlp_pool *pool = tlp__pools[s];
-        /* A drain may have emptied the cache of a thread that put objects:
-         * its put count must survive it all the same. (Destroy zeroes the
-         * counters of its slot, so a non-zero count means a live pool.) */
-        if (r->pub.puts[s]) {
-            tlp__count(&pool->retired_puts, r->pub.puts[s]);
-            r->pub.puts[s] = 0;
-        }
-        r->missed[s] = false;
-        if (!r->cur[s] && !r->prev_mag[s])
+    for (uint32_t s = *from; s < r->pub->nslots; s++) {
+        tlp_tslot *ts = r->ts[s];
+        if (!ts)
             continue;
-        mags[0] = r->cur[s];
-        mags[1] = r->prev_mag[s];
-        r->cur[s] = r->prev_mag[s] = NULL;
-        atomic_store_explicit(&r->pub.loaded[s], &tlp__empty_mag, memory_order_relaxed);
+        tlp_pool *pool = tlp__pools[s];
+        mags[0] = ts->cur;
+        mags[1] = ts->prev;
+        for (int i = 0; i < 2; i++)
+            if (mags[i])
+                tlp__mag_retire_puts(pool, mags[i]);
+        tlp__tslot_drop(pool, ts, s);
         tlp__ref_take(ref, pool);
         *from = s;
         return pool;
@@ -62,7 +75,7 @@ static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, t
  * nothing is lost and another thread can reuse the objects. One pool at a
  * time, kept alive by a reference while we push outside the locks (pushing
  * may release objects through hooks, which must run without locks and may
- * use pools themselves). Needs no memory. */
+ * use pools themselves). Needs no memory. O(slots the thread covers). */
 static void thread_exit(void *arg)
 {
     tlp_thread_rec *r = arg;
@@ -102,9 +115,12 @@ static void thread_exit(void *arg)
         }
         tlp__ref_drop(&ref);
     }
-    tlp__tls = &tlp__sentinel_thread;
+    tlp__tls = (tlp__slot_ref *)(void *)(&tlp__sentinel_thread + 1);
+    tlp__self_rec = NULL;
     tlp__nocancel_end(old);
     pthread_mutex_destroy(&r->lock);
+    free(r->ts);
+    free(r->pub);
     free(r);
 }
 
@@ -116,17 +132,20 @@ static void make_exit_key(void)
 
 tlp_thread_rec *tlp__thread_self(void)
 {
-    tlp__thread *t = tlp__tls;
-    if (likely(t != &tlp__sentinel_thread))
-        return (tlp_thread_rec *)t;
+    tlp_thread_rec *r = tlp__self_rec;
+    if (likely(r != NULL))
+        return r;
 
     pthread_once(&exit_key_once, make_exit_key);
-    tlp_thread_rec *r = calloc(1, sizeof *r);
-    if (!r)
+    r = calloc(1, sizeof *r);
+    tlp__thread *pub = calloc(1, sizeof *pub);
+    if (!r || !pub) {
+        free(r);
+        free(pub);
         return NULL;
-    for (uint32_t s = 0; s < TLP_MAX_POOLS; s++)
-        atomic_init(&r->pub.loaded[s], &tlp__empty_mag);
-    atomic_init(&r->pub.busy, 0);
+    }
+    r->pub = pub;
+    atomic_init(&pub->busy, 0);
     pthread_mutex_init(&r->lock, NULL);
     r->home = atomic_fetch_add_explicit(&next_home, 1, memory_order_relaxed);
     r->tid = pthread_self();
@@ -134,6 +153,7 @@ tlp_thread_rec *tlp__thread_self(void)
     atomic_init(&r->acks, 0);
     if (pthread_setspecific(exit_key, r) != 0) {
         pthread_mutex_destroy(&r->lock);
+        free(pub);
         free(r);
         return NULL;
     }
@@ -143,18 +163,87 @@ tlp_thread_rec *tlp__thread_self(void)
         tlp__threads->prev = r;
     tlp__threads = r;
     pthread_mutex_unlock(&tlp__registry_lock);
-    tlp__tls = &r->pub;
+    tlp__self_rec = r;
+    tlp__tls = tlp__loaded_of(r);
     return r;
+}
+
+/* Owner, thread lock held: make the record cover slot. The fast path of
+ * this thread is not running (we are in its slow path; a signal handler
+ * re-entering is stopped by tlp__lib_enter), and drains read r->pub only
+ * under the thread lock, so the old record can be freed at once. */
+static bool cover(tlp_thread_rec *r, uint32_t slot)
+{
+    uint32_t n = r->pub->nslots;
+    if (slot < n)
+        return true;
+    uint64_t want = (uint64_t)n * 2;
+    if (want < 8)
+        want = 8;
+    if (want <= slot)
+        want = (uint64_t)slot + 1;
+    if (want > TLP_MAX_POOLS)
+        want = TLP_MAX_POOLS;
+    tlp__thread *pub = malloc(sizeof *pub + want * sizeof(tlp__slot_ref));
+    tlp_tslot **ts = realloc(r->ts, want * sizeof *ts);
+    if (ts)
+        r->ts = ts;
+    if (!pub || !ts) {
+        free(pub);
+        return false;
+    }
+    tlp__slot_ref *old = tlp__loaded_of(r), *l = (tlp__slot_ref *)(void *)(pub + 1);
+    for (uint32_t s = 0; s < n; s++)
+        atomic_init(&l[s], atomic_load_explicit(&old[s], memory_order_relaxed));
+    for (uint64_t s = n; s < want; s++) {
+        atomic_init(&l[s], &tlp__empty_mag);
+        r->ts[s] = NULL;
+    }
+    atomic_init(&pub->busy, 0);
+    pub->nslots = (uint32_t)want;
+    free(r->pub);
+    r->pub = pub;
+    tlp__tls = l;
+    return true;
+}
+
+tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
+{
+    uint32_t slot = pool->head.slot;
+    tlp_tslot *ts = tlp__tslot(r, slot);
+    if (likely(ts != NULL))
+        return ts;
+    ts = calloc(1, sizeof *ts);
+    if (!ts)
+        return NULL;
+    ts->rec = r;
+    pthread_mutex_lock(&tlp__registry_lock);
+    pthread_mutex_lock(&r->lock);
+    if (!cover(r, slot)) {
+        pthread_mutex_unlock(&r->lock);
+        pthread_mutex_unlock(&tlp__registry_lock);
+        free(ts);
+        return NULL;
+    }
+    ts->hnext = pool->holders;
+    if (pool->holders)
+        pool->holders->hprev = ts;
+    pool->holders = ts;
+    r->ts[slot] = ts;
+    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(&tlp__registry_lock);
+    return ts;
 }
 
 void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
 {
-    r->cur[slot] = m;
+    r->ts[slot]->cur = m;
 #if TLP_FASTPATH
     /* Relaxed: only this thread's fast path reads `loaded` for the magazine
      * contents, and it is this thread that wrote them. Drains never read
-     * `loaded`; they use cur[] under the thread lock. */
-    atomic_store_explicit(&r->pub.loaded[slot], m && !hidden ? m : &tlp__empty_mag,
+     * `loaded`; they use the tslot under the thread lock. Hidden
+     * (leak-tracked) pools keep the fast path's view empty. */
+    atomic_store_explicit(&tlp__loaded_of(r)[slot], m && !hidden ? m : &tlp__empty_mag,
                           memory_order_relaxed);
 #else
     (void)hidden;

@@ -47,8 +47,11 @@ void tlp__victim_add(tlp_pool *pool, tlp__mag *list)
         return;
     uint64_t n = tlp__mag_list_objs(list);
     tlp__mag *last = list;
-    while (last->next)
+    tlp__mag_retire_puts(pool, last);
+    while (last->next) {
         last = last->next;
+        tlp__mag_retire_puts(pool, last);
+    }
     pthread_mutex_lock(&pool->victim_lock);
     last->next = pool->victim;
     pool->victim = list;

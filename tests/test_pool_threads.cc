@@ -3,7 +3,7 @@
  * The pool across threads: batches moving between threads, many threads on
  * one pool with an ownership check, thread exit with a full cache, destroy
  * while other threads hold cached objects, create/destroy cycles with threads
- * alive, and the TLP_MAX_POOLS limit.
+ * alive. (Many pools at once: test_many_pools.cc.)
  */
 #include "tlp_test_util.h"
 
@@ -474,52 +474,4 @@ TEST(PoolThreads, OneWayTrafficKeepsTheHeapBounded)
 #endif
     tlp_pool_destroy(pool);
     t.expect_all_released();
-}
-
-/* TLP_MAX_POOLS pools can live at once; the next create gives ENOMEM and
- * leaves *out alone; destroying one frees a slot. */
-TEST(PoolThreads, MaxPoolsThenEnomemThenSlotFreed)
-{
-    tlp_config c;
-    std::memset(&c, 0, sizeof c);
-    c.obj_size = 16;
-    c.shards = 1;
-    std::vector<tlp_pool *> pools;
-    for (unsigned i = 0; i < TLP_MAX_POOLS; i++) {
-        tlp_pool *p = nullptr;
-        int rc = tlp_pool_create(&c, &p);
-        ASSERT_EQ(rc, 0) << "pool " << i << ": " << std::strerror(rc);
-        pools.push_back(p);
-    }
-    int marker;
-    tlp_pool *const sentinel = reinterpret_cast<tlp_pool *>(&marker);
-    tlp_pool *out = sentinel;
-    EXPECT_EQ(tlp_pool_create(&c, &out), ENOMEM);
-    EXPECT_EQ(out, sentinel);
-
-    /* Every one of them works, including from another thread. */
-    std::thread([&] {
-        for (tlp_pool *p : pools) {
-            void *o = tlp_get(p);
-            ASSERT_NE(o, nullptr);
-            tlp_put(p, o);
-        }
-    }).join();
-
-    tlp_pool_destroy(pools[517]);
-    ASSERT_EQ(tlp_pool_create(&c, &out), 0);
-    ASSERT_NE(out, sentinel);
-    pools[517] = out;
-    void *o = tlp_get(out);
-    ASSERT_NE(o, nullptr);
-    tlp_put(out, o);
-    EXPECT_EQ(stats_of(out).made, 1u) << "the reused slot starts clean";
-    tlp_pool *again = sentinel;
-    EXPECT_EQ(tlp_pool_create(&c, &again), ENOMEM);
-    for (tlp_pool *p : pools)
-        tlp_pool_destroy(p);
-
-    /* All slots free again. */
-    ASSERT_EQ(tlp_pool_create(&c, &out), 0);
-    tlp_pool_destroy(out);
 }
