@@ -61,7 +61,7 @@ int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
         return err;
 
     uint32_t nshards = cfg->shards ? cfg->shards : default_shards();
-    size_t size = sizeof(tlp_pool) + nshards * sizeof(tlp_shard);
+    size_t size = sizeof(tlp_pool) + nshards * sizeof(tlp_shard) + sizeof(tlp__pool_life);
     size = (size + TLP_CACHELINE - 1) & ~(size_t)(TLP_CACHELINE - 1);
     tlp_pool *pool = aligned_alloc(TLP_CACHELINE, size);
     if (!pool)
@@ -79,6 +79,8 @@ int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
     pool->obj_reset = cfg->obj_reset;
     pool->obj_free = cfg->obj_free;
     pool->ctx = cfg->ctx;
+    pool->nshards = nshards; /* tlp__life() needs it */
+    tlp__life(pool)->zero_new = cfg->zero_new;
     unsigned tc = cfg->thread_cache ? cfg->thread_cache : TLP_DEFAULT_THREAD_CACHE;
     /* Two magazines of tc/2 (rounded down: a thread never keeps more than
      * tc); thread_cache 1 gets a single magazine of one. */
@@ -86,7 +88,6 @@ int tlp_pool_create(const tlp_config *cfg, tlp_pool **out)
     pool->two_mags = tc > 1;
     /* A reset hook must run on every put: no inline puts for such pools. */
     pool->fast_cap = (TLP_FASTPATH && !cfg->obj_reset) ? pool->mag_cap : 0;
-    pool->nshards = nshards;
     pool->max_idle = cfg->max_idle;
     pool->drain_ms = cfg->drain_ms;
     pthread_mutex_init(&pool->drain_lock, NULL);
