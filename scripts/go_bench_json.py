@@ -9,7 +9,9 @@ files that scripts/bench_report.py reads like the C++ contenders' own.
         row's position in BENCHMARKS_TXT (the C++ run's list), so Go's figures
         land on the same rows as tlpool's.
     go_bench_json.py match FILTER
-        exit 0 when some Go row's name matches FILTER (a regex, searched).
+        exit 0 when some Go row's name matches FILTER (a regex, searched in
+        the name google-benchmark gives the C++ row, "/real_time" included,
+        as bench.sh's --filter is).
 
 Go names (with `-test.cpu 1,2`; "-2" means GOMAXPROCS 2) and their rows:
     BenchmarkPair[-N]               pair/size:64 (N = 1 only) and
@@ -46,6 +48,14 @@ ALL_ROWS = [r for n in ("BenchmarkPair", "BenchmarkOverflow") for p in (1, 2) fo
 ALL_ROWS += [f"seed/size:{s}/threads:{p}" for s in (64, 512, 4096) for p in (1, 2)]
 
 
+def gb_name(row):
+    """The name google-benchmark gives the C++ row (what --filter sees)."""
+    if "/threads:" in row:
+        head, tail = row.split("/threads:", 1)
+        return f"{head}/real_time/threads:{tail}"
+    return row + "/real_time"
+
+
 def convert(go_output, out_raw, rep, names_txt, flt):
     try:
         with open(names_txt) as f:
@@ -63,13 +73,13 @@ def convert(go_output, out_raw, rep, names_txt, flt):
             name, procs, iters, ns_op, rest = m.group(1), int(m.group(2) or 1), int(m.group(3)), float(m.group(4)), m.group(5)
             allocs = re.search(r"([\d.]+) allocs/op", rest)
             for contender, row, ops in rows_of(name, procs):
-                if flt and not re.search(flt, row):
+                if flt and not re.search(flt, gb_name(row)):
                     continue
                 idx = index.get(row)
                 if idx is None:
                     idx = extra
                     extra += 1
-                rec = {"name": row, "run_type": "iteration", "iterations": iters,
+                rec = {"name": gb_name(row), "run_type": "iteration", "iterations": iters,
                        "real_time": ns_op, "cpu_time": ns_op, "time_unit": "ns",
                        "ops_per_iter": ops}
                 if allocs and row.startswith("seed/"):
@@ -85,7 +95,7 @@ def convert(go_output, out_raw, rep, names_txt, flt):
 def main(argv):
     if len(argv) >= 2 and argv[1] == "match":
         flt = argv[2] if len(argv) > 2 else ""
-        return 0 if any(re.search(flt, r) for r in ALL_ROWS) else 1
+        return 0 if any(re.search(flt, gb_name(r)) for r in ALL_ROWS) else 1
     if len(argv) >= 5 and argv[1] == "convert":
         n = convert(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else "", argv[6] if len(argv) > 6 else "")
         print(f"go_bench_json: {n} results")
