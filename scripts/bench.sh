@@ -30,6 +30,8 @@
 #   --no-install         do not run scripts/install_deps.sh
 #   --build-dir DIR      default build-bench
 #   --out DIR            default results/<timestamp>
+# Environment: GO=/path/to/go picks the Go toolchain of the go_* contenders
+# (default: go in PATH; none: they show as skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -76,6 +78,8 @@ elapsed() { echo "$(( $(date +%s) - T0 ))s"; }
 # dir), run with GOMAXPROCS 1 and 2 (-test.cpu 1,2) once per repetition,
 # and turned into google-benchmark JSON by scripts/go_bench_json.py so that
 # their figures join the same table, CSV and plot. No `go`: skipped.
+# GO=/path/to/go picks another Go toolchain.
+GO_CMD=${GO:-go}
 GO_RUN=()        # the Go contenders that run (go_syncpool, go_nopool)
 GO_BIN=""        # the compiled test binary
 go_env() {
@@ -91,12 +95,12 @@ go_select() {
     return 0 # no Go scenario in this run
   fi
   local why=""
-  if ! command -v go >/dev/null; then
-    why="skipped go not found (Debian: golang-go)"
+  if ! command -v "$GO_CMD" >/dev/null; then
+    why="skipped $GO_CMD not found (Debian: golang-go)"
   else
     GO_DIR=$ROOT/$BUILD/go
     mkdir -p "$GO_DIR"
-    if (cd bench/go && go_env go test -c -o "$GO_DIR/syncpool.test" .) >"$GO_DIR/build.log" 2>&1; then
+    if (cd bench/go && go_env "$GO_CMD" test -c -o "$GO_DIR/syncpool.test" .) >"$GO_DIR/build.log" 2>&1; then
       GO_BIN=$GO_DIR/syncpool.test
     else
       why="failed go build: $(head -1 "$GO_DIR/build.log")"
