@@ -113,8 +113,9 @@ typedef struct tlp_config {
  * obj_new, obj_reset or obj_free. The library is C and runs no cleanup when
  * one passes through it: the object in hand is lost to the pool (counted as
  * out for ever) and the call's own bookkeeping is left half done. In C++ an
- * exception escaping a hook reaches the caller of tlp_get/tlp_put that way,
- * and calls std::terminate when it happens during unwinding (a destructor's
+ * exception escaping a hook reaches the caller of tlp_get/tlp_put that way
+ * (or calls std::terminate where the library has no unwind tables), and
+ * calls std::terminate when it happens during unwinding (a destructor's
  * or TLP_SCOPED's put while another exception is in flight: TLP_SCOPED's
  * cleanup is noexcept). Catch inside the hook. Neither tlp_get nor tlp_put
  * throws or unwinds on its own, so calling them from a C++ destructor, also
