@@ -4,7 +4,8 @@
  * and nothing else, for scripts/callgrind_pair.sh. Built once per contender
  * like the benchmarks: malloc/free for the allocators, tlp_get/tlp_put for
  * tlpool (inline, -DTLP_NO_INLINE, or -DTLP_MEASURE_NO_HANDSHAKE, the fast
- * path without the drain handshake, only to measure what it costs).
+ * path without the drain handshake, only to measure what it costs; or
+ * -DTLPB_PAIR_SCOPED, the pair written with TLP_SCOPED).
  *
  * The script runs it with N and 2N pairs under callgrind and divides the
  * difference of the instruction totals by N: start-up and teardown cancel.
@@ -25,7 +26,14 @@ static inline void escape(void *p)
     __asm__ volatile("" : : "r"(p) : "memory");
 }
 
-#ifdef TLPB_TLPOOL
+#if defined(TLPB_TLPOOL) && defined(TLPB_PAIR_SCOPED)
+/* The same pair through TLP_SCOPED: the scope's cleanup does the put. */
+#define PAIR()                                  \
+    do {                                        \
+        TLP_SCOPED(void *, o_, pool);           \
+        escape(o_);                             \
+    } while (0)
+#elif defined(TLPB_TLPOOL)
 #define PAIR()                      \
     do {                            \
         void *o_ = tlp_get(pool);   \

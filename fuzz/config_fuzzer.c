@@ -33,6 +33,7 @@ enum {
     F_NAME = 8,      /* a name (else NULL) */
     F_DRAIN = 16,    /* drain_ms > 0: the background drainer runs */
     F_SLEEP = 32,    /* with F_DRAIN: wait long enough for it to drain */
+    F_ZERO = 64,     /* zero_new */
 };
 
 /* Hook counters: the background drainer calls obj_free from its thread. */
@@ -137,6 +138,13 @@ static void exercise(tlp_pool *pool, const tlp_config *c, hooks *h, unsigned nge
             FZ_CHECK(objs[k] != p, "object %p handed out twice", p);
         if (!c->obj_new)
             FZ_CHECK((uintptr_t)p % align == 0, "object %p not aligned to %zu", p, align);
+        /* The pool is fresh and nothing was put yet: every object is new. */
+        if (c->zero_new && !c->obj_new) {
+            const unsigned char *b = p;
+            for (size_t k = 0; k < c->obj_size; k++)
+                FZ_CHECK(b[k] == 0, "zero_new: byte %zu of a new %zu-byte object is %#x", k,
+                         c->obj_size, b[k]);
+        }
         memset(p, 0xa5, c->obj_size); /* all of it is ours (ASan checks) */
         objs[got++] = p;
     }
@@ -224,6 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.obj_new = (flags & F_NEW) ? h_new : NULL;
     c.obj_free = (flags & F_FREE) ? h_free : NULL;
     c.obj_reset = (flags & F_RESET) ? h_reset : NULL;
+    c.zero_new = (flags & F_ZERO) != 0;
 
     tlp_pool *const untouched = (tlp_pool *)(uintptr_t)0x1234;
     tlp_pool *pool = untouched;

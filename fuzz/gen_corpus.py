@@ -62,7 +62,7 @@ POOL_OPS = {
 }
 
 # ---- config_fuzzer ---------------------------------------------------------
-F_NEW, F_FREE, F_RESET, F_NAME, F_DRAIN, F_SLEEP = 1, 2, 4, 8, 16, 32
+F_NEW, F_FREE, F_RESET, F_NAME, F_DRAIN, F_SLEEP, F_ZERO = 1, 2, 4, 8, 16, 32, 64
 
 
 def config(flags, size=(1, 64), align=(0, 0), tc=(0, 0), shards=(0, 0),
@@ -94,6 +94,9 @@ CONFIG = {
     "huge_size_hooks": config(HOOKS, size=(4, 0), ngets=2),
     "zero_size": config(0, size=(0, 0)),
     "max_idle": config(HOOKS | F_RESET, max_idle=(0, 1), tc=(1, 3), ngets=16, refuse=3),
+    "zero_new": config(F_ZERO | F_RESET, size=(1, 200), ngets=16),
+    "zero_new_aligned": config(F_ZERO, align=(4, 0), size=(1, 1), ngets=4),
+    "zero_new_hooks": config(F_ZERO | HOOKS, ngets=4),
 }
 
 # ---- bufpool_fuzzer --------------------------------------------------------

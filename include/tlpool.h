@@ -108,6 +108,8 @@ typedef struct tlp_config {
     size_t      max_idle;      /* cap on idle objects held in the shared tier; 0 = no cap */
     unsigned    drain_ms;      /* > 0: drained every drain_ms by the shared background drainer */
     const char *name;          /* used in stats and error messages; may be NULL (copied) */
+    bool        zero_new;      /* new objects from the pool's own allocation are all-zero
+                                * bytes (calloc-like); with obj_new, obj_new decides */
     unsigned    leak_sample;   /* leak tracking: 0 = as TLPOOL_CONF says (default off),
                                 * 1 = every object, N = one object in N (random),
                                 * TLP_LEAK_TRACE = every object with a backtrace;
@@ -116,6 +118,34 @@ typedef struct tlp_config {
 
 /* tlp_config.leak_sample: every object, with a short backtrace of its taker. */
 #define TLP_LEAK_TRACE 0xffffffffu
+
+/*
+ * The life of an object.
+ *  - New: when no idle object is at hand, tlp_get makes one. With obj_new it
+ *    is whatever obj_new returned. Otherwise it is the pool's own allocation
+ *    of obj_size bytes at obj_align: uninitialised bytes, like malloc, or all
+ *    zero bytes when zero_new is set, like calloc. A reset hook that reads
+ *    members of the object (to free them, or to keep a capacity) needs
+ *    zero_new or obj_new, or it reads garbage on a new object.
+ *  - Recycled: an object tlp_get returns from the pool's tiers is exactly as
+ *    the last put left it, after obj_reset: the pool never touches its bytes
+ *    (outside the poisoning builds' checks).
+ *  - Released: obj_free (or the pool's own free) when obj_reset returns
+ *    false, when a drain or max_idle lets it go, and at tlp_pool_destroy.
+ *
+ * Hooks must return normally: no longjmp and no C++ exception may leave
+ * obj_new, obj_reset or obj_free. The library is C and runs no cleanup when
+ * one passes through it: the object in hand is lost to the pool (counted as
+ * out for ever) and the call's own bookkeeping is left half done. In C++ an
+ * exception escaping a hook reaches the caller of tlp_get/tlp_put that way
+ * (or calls std::terminate where the library has no unwind tables), and
+ * calls std::terminate when it happens during unwinding (a destructor's
+ * or TLP_SCOPED's put while another exception is in flight: TLP_SCOPED's
+ * cleanup is noexcept). Catch inside the hook. Neither tlp_get nor tlp_put
+ * throws or unwinds on its own, so calling them from a C++ destructor, also
+ * while an exception unwinds the stack, is safe as long as the hooks do not
+ * throw.
+ */
 
 /*
  * Creates a pool. Returns 0 and sets *out, or returns an error and leaves *out
@@ -284,19 +314,40 @@ TLP_API size_t tlp_leaks_print(FILE *out, unsigned min_age_ms);
  * end of block). Set var = NULL, or use TLP_TAKE(var), to hand ownership out:
  * then nothing is put. `pool` is evaluated once. `type` is a pointer type.
  * Check var for NULL (allocation failure) as with tlp_get. GCC and Clang only.
+ * The put is the inline tlp_put (no extra call). C++ exceptions unwinding the
+ * scope put var too, in C++ and in C compiled with -fexceptions (C compiled
+ * without it has no cleanups to run: an exception thrown through such C code
+ * leaves var out of the pool).
  */
 #if defined(__GNUC__) || defined(__clang__)
 typedef struct tlp__scope {
     tlp_pool *pool;
     void *var; /* address of the user's pointer variable */
 } tlp__scope;
+/* The out-of-line cleanup of 0.2's TLP_SCOPED, kept for binaries built
+ * against it. */
 TLP_API void tlp__scope_exit(tlp__scope *s);
+#if defined(__cplusplus)
+#define TLP__NOEXCEPT noexcept
+#else
+#define TLP__NOEXCEPT
+#endif
+/* TLP_SCOPED's cleanup. The variable has the user's pointer type: its bytes
+ * are copied rather than read through a void ** (no aliasing assumption);
+ * once inlined the copy is a plain read of the variable. */
+static inline void tlp__scope_put(tlp__scope *s) TLP__NOEXCEPT
+{
+    void *obj;
+    __builtin_memcpy(&obj, s->var, sizeof obj);
+    if (obj)
+        tlp_put(s->pool, obj);
+}
 #define TLP__CAT2(a, b) a##b
 #define TLP__CAT(a, b) TLP__CAT2(a, b)
 #define TLP_SCOPED(type, var, pool)                                          \
     tlp_pool *const TLP__CAT(tlp__scoped_pool_, var) = (pool);               \
     type var = (type)tlp_get(TLP__CAT(tlp__scoped_pool_, var));              \
-    __attribute__((cleanup(tlp__scope_exit), unused))                        \
+    __attribute__((cleanup(tlp__scope_put), unused))                         \
     tlp__scope TLP__CAT(tlp__scoped_guard_, var) = {                         \
         TLP__CAT(tlp__scoped_pool_, var), (void *)&(var) }
 /* Evaluates to var and sets var to NULL (ownership leaves the scope). */

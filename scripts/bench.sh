@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The project's main command: tlpool against glibc, jemalloc, mimalloc and
-# tcmalloc, on this machine, for every scenario of bench/.
+# tcmalloc, on this machine, for every scenario of bench/, and against Go's
+# sync.Pool (bench/go/) for the scenarios that map onto it.
 #
 #   scripts/bench.sh                     # full run, about 5 minutes on 2 cores
 #   scripts/bench.sh --quick             # smoke run, under a minute once built (CI; asserts nothing about speed)
@@ -20,7 +21,8 @@
 #   --quick              1 repetition, 0.01 s per benchmark, no callgrind
 #   --filter REGEX       scenarios whose name matches (google-benchmark regex, e.g. '^pair/')
 #   --contenders LIST    comma-separated, from: glibc jemalloc mimalloc tcmalloc tlpool tlpool_noinline
-#                        (default: glibc,jemalloc,mimalloc,tcmalloc,tlpool)
+#                        go_syncpool go_nopool
+#                        (default: glibc,jemalloc,mimalloc,tcmalloc,tlpool,go_syncpool,go_nopool)
 #   --repetitions N      runs of each benchmark (default 3)
 #   --stat best|median   which repetition the table shows (default best: the
 #                        others measure the neighbours; see scripts/bench_report.py)
@@ -29,12 +31,14 @@
 #   --no-install         do not run scripts/install_deps.sh
 #   --build-dir DIR      default build-bench
 #   --out DIR            default results/<timestamp>
+# Environment: GO=/path/to/go picks the Go toolchain of the go_* contenders
+# (default: go in PATH; none: they show as skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool
-ALL_CONTENDERS="glibc jemalloc mimalloc tcmalloc tlpool tlpool_noinline"
+CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,go_syncpool,go_nopool
+ALL_CONTENDERS="glibc jemalloc mimalloc tcmalloc tlpool tlpool_noinline go_syncpool go_nopool"
 FILTER="" REPS=3 MIN_TIME=0.2 CALLGRIND=1 INSTALL=1 QUICK=0 STAT=best
 BUILD=build-bench OUT=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -67,6 +71,67 @@ done
 T0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - T0 ))s"; }
 
+# ==== Go's sync.Pool: the go_syncpool and go_nopool contenders ===============
+# bench/go/ holds Go benchmarks of the scenarios that map onto sync.Pool (the
+# pair, Go's own BenchmarkPoolOverflow shape, the seed scenario with and
+# without the pool), built offline from the standard library only (go.mod
+# without requirements, GOPROXY=off, GOTOOLCHAIN=local, caches in the build
+# dir), run with GOMAXPROCS 1 and 2 (-test.cpu 1,2) once per repetition,
+# and turned into google-benchmark JSON by scripts/go_bench_json.py so that
+# their figures join the same table, CSV and plot. No `go`: skipped.
+# GO=/path/to/go picks another Go toolchain.
+GO_CMD=${GO:-go}
+GO_RUN=()        # the Go contenders that run (go_syncpool, go_nopool)
+GO_BIN=""        # the compiled test binary
+go_env() {
+  env GOPROXY=off GOTOOLCHAIN=local GOFLAGS= GO111MODULE=on GOTELEMETRY=off CGO_ENABLED=0 \
+    GOCACHE="$GO_DIR/cache" GOPATH="$GO_DIR/gopath" GOMODCACHE="$GO_DIR/gopath/pkg/mod" "$@"
+}
+# go_select OUT: which Go contenders were asked for and can run; status lines.
+go_select() {
+  local c want=()
+  for c in "${WANTED[@]}"; do case $c in go_*) want+=("$c") ;; esac; done
+  [ ${#want[@]} -gt 0 ] || return 0
+  if [ -n "$FILTER" ] && ! python3 scripts/go_bench_json.py match "$FILTER"; then
+    return 0 # no Go scenario in this run
+  fi
+  local why=""
+  if ! command -v "$GO_CMD" >/dev/null; then
+    why="skipped $GO_CMD not found (Debian: golang-go)"
+  else
+    GO_DIR=$ROOT/$BUILD/go
+    mkdir -p "$GO_DIR"
+    if (cd bench/go && go_env "$GO_CMD" test -c -o "$GO_DIR/syncpool.test" .) >"$GO_DIR/build.log" 2>&1; then
+      GO_BIN=$GO_DIR/syncpool.test
+    else
+      why="failed go build: $(head -1 "$GO_DIR/build.log")"
+      cat "$GO_DIR/build.log" >&2
+    fi
+  fi
+  for c in "${want[@]}"; do
+    if [ -n "$why" ]; then echo "$c $why" >>"$1"; else GO_RUN+=("$c"); fi
+  done
+}
+# go_run_rep REP: one repetition of every Go benchmark, into $OUT/raw.
+go_run_rep() {
+  [ ${#GO_RUN[@]} -gt 0 ] || return 0
+  local txt=$OUT/raw/go_r$1.txt
+  printf '  rep %d/%d  go: sync.Pool and bytes.Buffer, GOMAXPROCS 1 and 2\n' "$1" "$REPS"
+  if "$GO_BIN" -test.run '^$' -test.bench . -test.benchmem -test.cpu 1,2 \
+      -test.benchtime "${MIN_TIME}s" >"$txt" 2>&1 &&
+     python3 scripts/go_bench_json.py convert "$txt" "$OUT/raw" "$1" "$OUT/benchmarks.txt" "$FILTER" >/dev/null; then
+    # Only the contenders asked for.
+    local c
+    for c in go_syncpool go_nopool; do
+      [[ " ${GO_RUN[*]} " == *" $c "* ]] || rm -rf "${OUT:?}/raw/$c"
+    done
+  else
+    echo "bench.sh: the Go benchmarks failed, see $txt" >&2
+    FAILED=$((FAILED + 1))
+  fi
+}
+# ==== end of the Go section ===================================================
+
 # ---- dependencies and build -------------------------------------------------
 if [ $INSTALL = 1 ]; then
   bash scripts/install_deps.sh
@@ -89,7 +154,7 @@ for c in "${WANTED[@]}"; do
   fi
 done
 if [ $CALLGRIND = 1 ] && grep -q "^tlpool built" "$STATUS_FILE"; then
-  TARGETS+=(pair_count_tlpool pair_count_tlpool_noinline pair_count_tlpool_nohandshake)
+  TARGETS+=(pair_count_tlpool pair_count_tlpool_noinline pair_count_tlpool_nohandshake pair_count_tlpool_scoped)
 fi
 if [ ${#TARGETS[@]} -gt 0 ]; then
   cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
@@ -115,6 +180,7 @@ mkdir -p "$OUT/raw"
 : >"$OUT/status.txt"
 RUN=()
 for c in "${WANTED[@]}"; do
+  case $c in go_*) continue ;; esac # the Go section's
   line=$(grep "^$c " "$STATUS_FILE" || true)
   exe=$BUILD/bench/bench_$c
   if [[ "$line" == "$c built" && -x "$exe" ]]; then
@@ -131,7 +197,8 @@ for c in "${WANTED[@]}"; do
     echo "$c skipped not built in $BUILD" >>"$OUT/status.txt"
   fi
 done
-if [ ${#RUN[@]} -eq 0 ]; then
+go_select "$OUT/status.txt"
+if [ ${#RUN[@]} -eq 0 ] && [ ${#GO_RUN[@]} -eq 0 ]; then
   echo "bench.sh: no contender can run" >&2
   exit 1
 fi
@@ -147,12 +214,14 @@ for c in "${RUN[@]}"; do
     if [ -z "${SEEN["$n"]+x}" ]; then SEEN["$n"]=1; NAMES+=("$n"); fi
   done < <("$BUILD/bench/bench_$c" --benchmark_list_tests ${FILTER:+--benchmark_filter="$FILTER"})
 done
-if [ ${#NAMES[@]} -eq 0 ]; then
+if [ ${#NAMES[@]} -eq 0 ] && [ ${#GO_RUN[@]} -eq 0 ]; then
   echo "bench.sh: no benchmark matches --filter '$FILTER'" >&2
   exit 1
 fi
 printf '%s\n' "${NAMES[@]}" >"$OUT/benchmarks.txt"
-echo "== running ${#NAMES[@]} benchmarks x ${#RUN[@]} contenders x $REPS repetitions -> $OUT"
+GO_NOTE=""
+[ ${#GO_RUN[@]} -eq 0 ] || GO_NOTE=", and the Go benchmarks (${GO_RUN[*]})"
+echo "== running ${#NAMES[@]} benchmarks x ${#RUN[@]} contenders x $REPS repetitions$GO_NOTE -> $OUT"
 
 # Repetitions outermost, contenders innermost: each contender's run of a
 # benchmark sits next to the others', so drift in the machine's load
@@ -160,7 +229,7 @@ echo "== running ${#NAMES[@]} benchmarks x ${#RUN[@]} contenders x $REPS repetit
 # order rotates from one repetition to the next.
 FAILED=0
 for rep in $(seq 1 "$REPS"); do
-  k=$(( (rep - 1) % ${#RUN[@]} ))
+  k=$(( ${#RUN[@]} > 0 ? (rep - 1) % ${#RUN[@]} : 0 ))
   ORDERED=("${RUN[@]:k}" "${RUN[@]:0:k}")
   i=0
   for n in "${NAMES[@]}"; do
@@ -181,8 +250,9 @@ for rep in $(seq 1 "$REPS"); do
       fi
     done
   done
+  go_run_rep "$rep"
 done
-for c in "${RUN[@]}"; do echo "$c ran" >>"$OUT/status.txt"; done
+for c in "${RUN[@]}" "${GO_RUN[@]}"; do echo "$c ran" >>"$OUT/status.txt"; done
 echo "load_end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 echo "== benchmarks done ($(elapsed))"
 
@@ -191,7 +261,7 @@ if [ $CALLGRIND = 1 ]; then
   if command -v valgrind >/dev/null; then
     CG=()
     for c in "${RUN[@]}"; do CG+=("$c"); done
-    if [[ " ${RUN[*]} " == *" tlpool "* ]]; then CG+=(tlpool_noinline tlpool_nohandshake); fi
+    if [[ " ${RUN[*]} " == *" tlpool "* ]]; then CG+=(tlpool_noinline tlpool_nohandshake tlpool_scoped); fi
     CG_LIST=$(printf '%s\n' "${CG[@]}" | awk '!seen[$0]++' | paste -sd, -)
     bash scripts/callgrind_pair.sh --build-dir "$BUILD" --no-build --contenders "$CG_LIST" \
       --out "$OUT/callgrind.txt" || echo "bench.sh: callgrind_pair.sh failed" >&2

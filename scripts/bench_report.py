@@ -38,10 +38,10 @@ import re
 import statistics
 import sys
 
-ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "tlpool", "tlpool_noinline"]
+ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "tlpool", "tlpool_noinline", "go_syncpool", "go_nopool"]
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 # Counters copied from the JSON when present.
-COUNTERS = ["peak_rss_kib", "idle_objects", "idle_bytes", "pingpong_ns", "drains_per_s"]
+COUNTERS = ["peak_rss_kib", "idle_objects", "idle_bytes", "pingpong_ns", "drains_per_s", "allocs_per_req"]
 
 
 def load(folder):
@@ -163,6 +163,57 @@ def render(rows, header, md):
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+# ==== The seed scenario and Go's sync.Pool ===================================
+# go_syncpool / go_nopool are bench/go/'s figures (scripts/go_bench_json.py):
+# Go's sync.Pool, and new(bytes.Buffer) per request. The seed scenario's
+# table shows ns and allocations per request, and tlpool against Go.
+SEED_TARGETS = {64: 3.0, 512: 2.5, 4096: 1.0}  # tlpool at least this many times faster than Go
+
+
+def seed_section(fig, keys, contenders):
+    """(header, rows, notes) of the seed scenario table; rows empty when it did not run."""
+    seed_keys = [k for k in keys if k.startswith("seed/")]
+    cols = [c for c in contenders if any((k, c) in fig for k in seed_keys)]
+    if not seed_keys or not cols:
+        return None, [], []
+    header = ["scenario"] + [f"{c} ns, allocs/req" for c in cols] + ["tlpool x go_syncpool"]
+    rows, notes = [], []
+    for k in seed_keys:
+        row = [k]
+        for c in cols:
+            f = fig.get((k, c))
+            if not f:
+                row.append("-")
+                continue
+            a = f.get("allocs_per_req")
+            row.append(f"{fmt_ns(f['ns'])}, {'-' if a is None else f'{a:.2f}'}")
+        t, g = fig.get((k, "tlpool")), fig.get((k, "go_syncpool"))
+        r = g["ns"] / t["ns"] if t and g and t["ns"] else None
+        row.append(f"{r:.2f}x" if r else "-")
+        rows.append(row)
+        m = re.match(r"seed/size:(\d+)/threads:(\d+)$", k)
+        if r and m and int(m.group(1)) in SEED_TARGETS:
+            want = SEED_TARGETS[int(m.group(1))]
+            notes.append(f"issue 13: {k}: tlpool {fmt_ns(t['ns'])} ns vs Go sync.Pool {fmt_ns(g['ns'])} ns: "
+                         f"{r:.2f}x (target >= {want:g}x{', no slower' if want == 1.0 else ''}) "
+                         f"{'met' if r >= want else 'MISSED'}")
+    for k in ("pair/size:64", "threads_pair/size:64/threads:2", "overflow/threads:1", "overflow/threads:2"):
+        t, g = fig.get((k, "tlpool")), fig.get((k, "go_syncpool"))
+        if t and g and t["ns"]:
+            notes.append(f"issue 13: {k}: tlpool {fmt_ns(t['ns'])} ns vs Go sync.Pool {fmt_ns(g['ns'])} ns: "
+                         f"{g['ns'] / t['ns']:.2f}x")
+    return header, rows, notes
+
+
+def scoped_note(callgrind):
+    """The pair through TLP_SCOPED against the plain pair (callgrind)."""
+    a, b = callgrind.get("tlpool"), callgrind.get("tlpool_scoped")
+    if isinstance(a, float) and isinstance(b, float):
+        return [f"issue 13: instructions per pair through TLP_SCOPED: {b} ({b - a:+.2f} against the plain pair)"]
+    return []
+# ==== end of the seed / Go section ============================================
 
 
 def main():
@@ -310,6 +361,8 @@ def main():
             notes.append("issue 5: tlpool is the fastest contender in every scenario of this run")
 
     cg_rows = [[c, str(v)] for c, v in callgrind.items()]
+    seed_header, seed_rows, seed_notes = seed_section(fig, keys, contenders)
+    notes += seed_notes + scoped_note(callgrind)
 
     # ---- output ------------------------------------------------------------
     intro = []
@@ -333,6 +386,12 @@ def main():
         p("\n".join(intro))
         p(("**Speed.** " if md else "SPEED: ") + legend)
         p(render(speed_rows, header, md))
+        if seed_rows:
+            p(("**Seed scenario.** " if md else "SEED SCENARIO: ") +
+              "process(req): a growable buffer from a pool with a reset hook, returned on scope exit "
+              "(tlpool, Go's sync.Pool), or a fresh buffer per request (the allocators, go_nopool); "
+              "ns per request and allocations per request.")
+            p(render(seed_rows, seed_header, md))
         p(("**Memory.** " if md else "MEMORY: ") + "peak RSS of the process during the run "
           "(getrusage; each benchmark runs in its own process), and what tlpool's pools hold when it ends.")
         p(render(mem_rows, mem_header, md))
@@ -394,7 +453,8 @@ def plot(folder, keys, contenders, ratio, machine):
     fig, ax = plt.subplots(figsize=(max(10, 0.42 * len(rows) + 3), 6.5))
     width = 0.8 / len(others)
     colors = {"jemalloc": "#4C72B0", "mimalloc": "#55A868", "tcmalloc": "#8172B2",
-              "tlpool": "#C44E52", "tlpool_noinline": "#DD8452"}
+              "tlpool": "#C44E52", "tlpool_noinline": "#DD8452",
+              "go_syncpool": "#00ADD8", "go_nopool": "#7FD6EB"}
     for i, c in enumerate(others):
         xs, ys = [], []
         for j, k in enumerate(rows):

@@ -8,12 +8,14 @@ set -euo pipefail
 
 # make, python3 and libclang-rt-14-dev (clang's sanitizer runtimes, which
 # scripts/test.sh --sanitize needs) are named because nothing else pulls
-# them in for sure.
+# them in for sure. golang-go: Go's sync.Pool as a benchmark contender
+# (bench/go/, built offline from the standard library).
 PACKAGES=(
   cmake make g++ clang libclang-rt-14-dev pkg-config python3
   libgtest-dev libbenchmark-dev libbenchmark-tools
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libuv1-dev wrk valgrind python3-matplotlib
+  golang-go
 )
 
 missing=()

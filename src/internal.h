@@ -394,4 +394,18 @@ void tlp__pools_unref(tlp_pool **pools, size_t n);
 void tlp__bufpool_register(tlp_bufpool *bp);
 void tlp__bufpool_unregister(tlp_bufpool *bp);
 
+/* ==== Object life-cycle options (zero_new) ================================
+ * Kept in a small record right after the pool's shards (pool.c allocates
+ * room for it), so that struct tlp_pool itself is unchanged; it may move into
+ * struct tlp_pool as a plain field. Immutable after create. */
+typedef struct tlp__pool_life {
+    bool zero_new;   /* the pool's own allocation is zeroed (cfg->zero_new) */
+} tlp__pool_life;
+
+static inline tlp__pool_life *tlp__life(tlp_pool *pool)
+{
+    return (tlp__pool_life *)(void *)&pool->shards[pool->nshards];
+}
+/* ==== end of the life-cycle block ======================================== */
+
 #endif /* TLP_INTERNAL_H */

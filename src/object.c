@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Making and releasing objects: the pool's hooks, or its own aligned
- * allocation. Every object made is counted here, and every release too, so
- * `made == released + idle + out` can be checked.
+ * allocation (zeroed with zero_new). Every object made is counted here, and
+ * every release too, so `made == released + idle + out` can be checked.
  */
 #include "internal.h"
 #include "track.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void *tlp__obj_make(tlp_pool *pool)
 {
@@ -15,9 +16,11 @@ void *tlp__obj_make(tlp_pool *pool)
     if (pool->obj_new) {
         TLP__HOOK(obj = pool->obj_new(pool->ctx));
     } else if (pool->obj_align <= _Alignof(max_align_t)) {
-        obj = malloc(pool->obj_size);
+        obj = tlp__life(pool)->zero_new ? calloc(1, pool->obj_size) : malloc(pool->obj_size);
     } else if (posix_memalign(&obj, pool->obj_align, pool->obj_size) != 0) {
         obj = NULL;
+    } else if (tlp__life(pool)->zero_new) {
+        memset(obj, 0, pool->obj_size);
     }
     if (!obj) {
         tlp__count(&pool->new_failed, 1);

@@ -67,7 +67,7 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     const tlp__conf_t *conf = tlp__conf();
 
     uint32_t nshards = cfg->shards ? cfg->shards : default_shards();
-    size_t size = sizeof(tlp_pool) + nshards * sizeof(tlp_shard);
+    size_t size = sizeof(tlp_pool) + nshards * sizeof(tlp_shard) + sizeof(tlp__pool_life);
     size = (size + TLP_CACHELINE - 1) & ~(size_t)(TLP_CACHELINE - 1);
     tlp_pool *pool = aligned_alloc(TLP_CACHELINE, size);
     if (!pool)
@@ -86,6 +86,8 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     pool->obj_free = cfg->obj_free;
     pool->ctx = cfg->ctx;
     pool->buf_class = cls;
+    pool->nshards = nshards; /* tlp__life() needs it */
+    tlp__life(pool)->zero_new = cfg->zero_new;
     unsigned tc = cfg->thread_cache                ? cfg->thread_cache
                   : !cls && conf->thread_cache != 0 ? conf->thread_cache
                                                     : TLP_DEFAULT_THREAD_CACHE;
@@ -95,7 +97,6 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     pool->two_mags = tc > 1;
     /* A reset hook must run on every put: no inline puts for such pools. */
     pool->fast_cap = (TLP_FASTPATH && !cfg->obj_reset) ? pool->mag_cap : 0;
-    pool->nshards = nshards;
     pool->max_idle = cfg->max_idle;
     pool->drain_ms = cfg->drain_ms ? cfg->drain_ms : cls ? 0 : conf->drain_ms;
     /* Leak tracking: every get and put must reach the slow paths. */

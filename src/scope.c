@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The cleanup function behind TLP_SCOPED: puts the variable's object back
- * unless ownership was taken (the variable was set to NULL).
+ * The cleanup function behind 0.2's TLP_SCOPED: puts the variable's object
+ * back unless ownership was taken (the variable was set to NULL). TLP_SCOPED
+ * now uses the header's inline tlp__scope_put; this stays exported for
+ * binaries built against 0.2 (ABI).
  */
 #include "internal.h"
 

@@ -74,3 +74,20 @@ if(Python3_Interpreter_FOUND)
 endif()
 # conf_probe names its leak_exported() in a leak report: export it.
 set_target_properties(conf_probe PROPERTIES ENABLE_EXPORTS ON)
+
+# TLP_SCOPED unwound by a C++ exception through C code: the C half is
+# compiled with -fexceptions (without it C has no cleanups to run on unwind).
+if(TARGET test_scoped_cxx)
+  target_sources(test_scoped_cxx PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/scoped_c_unwind.c)
+  set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/scoped_c_unwind.c
+    PROPERTIES COMPILE_OPTIONS "-fexceptions")
+endif()
+
+# The scoped macro in C again through the out-of-line calls (TLP_NO_INLINE).
+if(TARGET test_scoped)
+  add_executable(test_scoped_noinline ${CMAKE_CURRENT_SOURCE_DIR}/test_scoped.c)
+  target_link_libraries(test_scoped_noinline PRIVATE tlpool::tlpool)
+  target_compile_definitions(test_scoped_noinline PRIVATE TLP_NO_INLINE)
+  tlp_warnings(test_scoped_noinline)
+  add_test(NAME test_scoped_noinline COMMAND test_scoped_noinline)
+endif()

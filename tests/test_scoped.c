@@ -2,7 +2,9 @@
 /*
  * TLP_SCOPED / TLP_TAKE from C (C11 with GNU extensions), and the header's C
  * compatibility: this file is compiled as C. Each case counts puts (stats)
- * and obj_reset calls; exits non-zero on the first failed check's report.
+ * and obj_reset calls and checks the stats identities; exits non-zero after
+ * reporting every failed check. Built twice: with the inline fast path
+ * (test_scoped) and with TLP_NO_INLINE (test_scoped_noinline).
  */
 #include <tlpool.h>
 
@@ -42,6 +44,8 @@ static tlp_stats stats(tlp_pool *p)
     return s;
 }
 
+static void expect_identities(const char *what, tlp_pool *p);
+
 /* Baseline for the next case. */
 static uint64_t puts0, out0;
 static unsigned resets0;
@@ -61,6 +65,27 @@ static void expect_since_mark(const char *what, uint64_t n, int64_t out_delta)
         fprintf(stderr, "%s: puts +%llu, resets +%u, out %+lld; expected %llu, %llu, %+lld\n", what,
                 (unsigned long long)(s.puts - puts0), resets - resets0, (long long)(s.out - out0),
                 (unsigned long long)n, (unsigned long long)n, (long long)out_delta);
+        failures++;
+    }
+    expect_identities(what, pool);
+}
+
+/* The identities the header promises for a quiescent pool, exact. */
+static void expect_identities(const char *what, tlp_pool *p)
+{
+    tlp_stats s = stats(p);
+    if (s.gets != s.hits_thread + s.hits_shared + s.hits_victim + s.made_on_get ||
+        s.made_on_get != s.made || s.out != s.gets - s.puts || s.made != s.released + s.idle + s.out ||
+        s.idle != s.idle_thread + s.idle_shared + s.idle_victim) {
+        fprintf(stderr,
+                "%s: identities broken: gets=%llu hits=%llu+%llu+%llu made=%llu/%llu puts=%llu out=%llu "
+                "released=%llu idle=%llu (%llu+%llu+%llu)\n",
+                what, (unsigned long long)s.gets, (unsigned long long)s.hits_thread,
+                (unsigned long long)s.hits_shared, (unsigned long long)s.hits_victim,
+                (unsigned long long)s.made, (unsigned long long)s.made_on_get, (unsigned long long)s.puts,
+                (unsigned long long)s.out, (unsigned long long)s.released, (unsigned long long)s.idle,
+                (unsigned long long)s.idle_thread, (unsigned long long)s.idle_shared,
+                (unsigned long long)s.idle_victim);
         failures++;
     }
 }
@@ -292,6 +317,11 @@ int main(void)
     expect_since_mark("pool expression once", 1, 0);
 
     CHECK(stats(pool).out == 0);
+    tlp_drain(pool); /* objects in the victim generation and the shared tier too */
+    expect_identities("after a drain", pool);
+    tlp_drain(pool);
+    expect_identities("after two drains", pool);
+    CHECK(stats(pool).released > 0);
     CHECK(strcmp(tlp_pool_name(pool), "scoped") == 0);
     tlp_pool_destroy(pool);
 

@@ -1,0 +1,3 @@
+module tlpool.bench/syncpool
+
+go 1.19
