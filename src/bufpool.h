@@ -86,6 +86,15 @@ static inline tlp__buf_hdr *tlp__buf_hdr_of(const void *ptr)
     return (tlp__buf_hdr *)(void *)((char *)(uintptr_t)ptr - sizeof(tlp__buf_hdr));
 }
 
+/* tlp__buf_alloc_fast, or a large buffer for a pool without classes (the
+ * default pool's malloc fallback, bufpool_default.c). */
+static inline void *tlp__buf_alloc_in(tlp_bufpool *bp, size_t size)
+{
+    if (__builtin_expect(bp->head.nclasses == 0, 0))
+        return tlp__buf_large_alloc(bp, size, false);
+    return tlp__buf_alloc_fast(bp, size);
+}
+
 /* The implementations behind the public calls (bufpool.c). Hidden symbols, so
  * the drop-in functions reach them without a PLT indirection. bp is valid.
  * The alloc and free fast paths are inline, in tlpool.h. */
@@ -95,6 +104,13 @@ size_t tlp__bufpool_size(tlp_bufpool *bp, const void *ptr, const char *fn);
 
 /* A header that is not a live buffer of bp: aborts with what it most likely is. */
 _Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp, const void *ptr, const char *fn);
+
+/* fork(): the default pool's creation lock is held across the fork
+ * (phase: TLP_FORK_PREPARE / PARENT / CHILD of internal.h), so a child never
+ * inherits it locked by a thread that did not come along. Called first in
+ * the prepare handler (the lock is taken before every core lock, as in
+ * create_default) and last in the parent and child handlers. */
+void tlp__bufpool_atfork(int phase);
 
 /* Aborts with a message naming the buffer pool (bp may be NULL). */
 _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)

@@ -164,7 +164,7 @@ void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
     }
     if (total > bp->head.max_size)
         return tlp__buf_large_alloc(bp, total, true);
-    void *p = tlp__buf_alloc_fast(bp, total);
+    void *p = tlp__buf_alloc_in(bp, total);
     if (p && !bp->zero_on_free)
         memset(p, 0, total);
     return p;
@@ -187,7 +187,7 @@ size_t tlp__bufpool_size(tlp_bufpool *bp, const void *ptr, const char *fn)
 void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *fn)
 {
     if (!ptr)
-        return tlp__buf_alloc_fast(bp, size);
+        return tlp__buf_alloc_in(bp, size);
     if (size == 0) {
         tlp__buf_free_fast(bp, ptr, fn);
         return NULL;
@@ -218,7 +218,7 @@ void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *
     }
     bool shrink = size < old;
     int saved = errno;
-    void *np = tlp__buf_alloc_fast(bp, size);
+    void *np = tlp__buf_alloc_in(bp, size);
     if (!np) {
         if (shrink) {
             errno = saved;
