@@ -62,10 +62,14 @@ static tlp_bufpool *make_fallback(void)
 
 void tlp__bufpool_atfork(int phase)
 {
-    if (phase == TLP_FORK_PREPARE)
+    /* default_lock first: create_default holds it while making pools. */
+    if (phase == TLP_FORK_PREPARE) {
         pthread_mutex_lock(&default_lock);
-    else
+        tlp__buf_span_atfork(phase);
+    } else {
+        tlp__buf_span_atfork(phase);
         pthread_mutex_unlock(&default_lock); /* the child has only the forking thread */
+    }
 }
 
 __attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
