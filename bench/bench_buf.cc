@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifdef TLPB_TLPOOL
@@ -204,20 +205,20 @@ void BM_buf_producer_consumer(benchmark::State &st)
         for (auto _ : st) {
             void *p = buf_alloc(64);
             *(volatile uint64_t *)p = 1; /* the message */
-            while (!sh.ring.push(p)) {
-            }
+            while (!sh.ring.push(p))
+                std::this_thread::yield(); /* 2 vCPUs: let the consumer run */
         }
         sh.producer_done.store(true, std::memory_order_release);
     } else {
         for (auto _ : st) {
             void *p;
-            while (!sh.ring.pop(&p)) {
-            }
+            while (!sh.ring.pop(&p))
+                std::this_thread::yield();
             buf_free(p);
         }
         void *p; /* the same number of iterations: nothing left, but be sure */
         while (!sh.producer_done.load(std::memory_order_acquire))
-            ;
+            std::this_thread::yield();
         while (sh.ring.pop(&p))
             buf_free(p);
     }

@@ -280,6 +280,9 @@ typedef struct tlp_bufpool_stats {
     uint64_t idle_bytes;     /* sum over classes */
     uint64_t large_allocs;   /* requests above max_class served by malloc */
     uint64_t large_out;      /* ... still out */
+    uint64_t span_bytes;     /* address space of the spans pooled buffers are carved from
+                              * (resident once touched; given back when all their buffers are idle
+                              * and a drain or release_idle releases them) */
 } tlp_bufpool_stats;
 
 TLP_API void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out);

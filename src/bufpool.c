@@ -191,6 +191,8 @@ void tlp_bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
         c->idle_bytes = s.idle * c->size;
         c->out = s.out;
         out->idle_bytes += c->idle_bytes;
+        out->span_bytes +=
+            atomic_load_explicit(&bp->classes[i].span_bytes, memory_order_relaxed);
     }
     out->large_allocs = atomic_load_explicit(&bp->large_allocs, memory_order_relaxed);
     out->large_out = atomic_load_explicit(&bp->large_out, memory_order_relaxed);

@@ -97,6 +97,7 @@ typedef struct tlp__bufclass {
     pthread_mutex_t lock;        /* the lists below and the spans' free maps */
     buf_span *partial;           /* spans with free buffers */
     buf_span *all;               /* every span of the class */
+    _Atomic uint64_t span_bytes; /* bytes of the spans in all (relaxed: statistics) */
 } tlp__bufclass;
 
 struct tlp_bufpool {

@@ -212,6 +212,7 @@ int tlp__buf_class_init(tlp__bufclass *c)
         k++;
     c->span_shift = k;
     c->partial = c->all = NULL;
+    atomic_store_explicit(&c->span_bytes, 0, memory_order_relaxed);
     return pthread_mutex_init(&c->lock, NULL) ? ENOMEM : 0;
 }
 
@@ -300,6 +301,7 @@ static buf_span *class_new_span(tlp__bufclass *c)
     if (c->all)
         c->all->all_prev = s;
     c->all = s;
+    atomic_fetch_add_explicit(&c->span_bytes, s->bytes, memory_order_relaxed);
     return s;
 }
 
@@ -349,6 +351,7 @@ void tlp__buf_uncarve(void *obj, void *ctx)
         list_del(&c->partial, s);
     s->partial = false;
     all_del(c, s);
+    atomic_fetch_sub_explicit(&c->span_bytes, s->bytes, memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
 
     char *base = tlp__buf_span_base(s);
