@@ -18,6 +18,14 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TLP_TEST_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TLP_TEST_SANITIZER 1
+#endif
+#endif
+
 namespace {
 
 // Runs fn in a child process with an alarm; returns its exit status, or 100
@@ -40,6 +48,12 @@ template <class F> int in_child(F fn, unsigned seconds)
 }  // namespace
 
 TEST(BufDefault, ForkWhileAnotherThreadMakesTheDefaultPool) {
+#ifdef TLP_TEST_SANITIZER
+    // The sanitizers' own allocators are not fork-safe here: a child forked
+    // while the other thread allocates hangs in ASan's calloc (seen under
+    // gdb), before reaching tlpool. The release build runs the test.
+    GTEST_SKIP() << "the sanitizer runtime's allocator hangs after a multi-threaded fork";
+#endif
     int hung = 0, failed = 0;
     for (int trial = 0; trial < 60; trial++) {
         int rc = in_child([trial] {
