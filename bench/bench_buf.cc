@@ -226,8 +226,50 @@ void BM_buf_producer_consumer(benchmark::State &st)
     buf_counters(st);
 }
 
+/*
+ * buf_mix_64k: one thread, a window of 1000 live buffers, sizes mostly
+ * small with a tail to 64 KiB (2 % of the takes are 16-64 KiB): the mix
+ * with the heavy tail, in one thread so that only the allocator differs.
+ * Sizes drawn uniformly within (previous bound, bound].
+ */
+constexpr tlpb::MixClass kTail[] = {
+    {16, 15}, {32, 15}, {64, 18}, {128, 14}, {256, 14},
+    {512, 8}, {1024, 7}, {4096, 5}, {16384, 2}, {65536, 2},
+};
+
+void BM_buf_mix_64k(benchmark::State &st)
+{
+    uint8_t table[100];
+    unsigned k = 0;
+    for (unsigned c = 0; c < sizeof kTail / sizeof kTail[0]; c++)
+        for (unsigned i = 0; i < kTail[c].percent; i++)
+            table[k++] = (uint8_t)c;
+    tlpb::Rng rng(7);
+    auto take = [&]() {
+        const unsigned c = table[rng.below(100)];
+        const uint32_t lo = c ? kTail[c - 1].size : 7, hi = kTail[c].size;
+        void *p = buf_alloc(lo + 1 + rng.below(hi - lo));
+        *(volatile uint64_t *)p = 1; /* fill a "header" */
+        return p;
+    };
+    std::vector<void *> live(1000);
+    for (auto &p : live)
+        p = take();
+    tlpb::begin_run(st);
+    for (auto _ : st) {
+        const uint32_t i = rng.below(1000);
+        buf_free(live[i]);
+        live[i] = take();
+    }
+    tlpb::end_run(st, 1);
+    for (void *p : live)
+        buf_free(p);
+    buf_counters(st);
+}
+
 } // namespace
 
+BENCHMARK(BM_buf_mix_64k)->Name("buf_mix_64k")->UseRealTime();
 BENCHMARK(BM_buf_memory)->Name("buf_memory")->ArgName("size")
     ->Arg(16)->Arg(64)->Arg(100)->Arg(1024)->Arg(4000)->Iterations(1)->UseRealTime();
 BENCHMARK(BM_buf_producer_consumer)->Name("buf_producer_consumer")
