@@ -417,6 +417,9 @@ typedef struct tlp_bufpool_stats {
     uint64_t idle_bytes;     /* sum over classes */
     uint64_t large_allocs;   /* requests above max_class served by malloc */
     uint64_t large_out;      /* ... still out */
+    uint64_t span_bytes;     /* address space of the spans pooled buffers are carved from
+                              * (resident once touched; given back when all their buffers are idle
+                              * and a drain or release_idle releases them) */
 } tlp_bufpool_stats;
 
 /* Fills *out; writes sizeof(tlp_bufpool_stats) bytes as the program saw it. */
@@ -680,29 +683,53 @@ static inline void tlp_put(tlp_pool *pool, void *obj) { tlp_put_noinline(pool, o
 /*
  * The buffer pools' fast paths (docs/BUFFERS.md, "The call path"), shared by
  * the library's exported calls and the inline tlp_buf_alloc/tlp_buf_free.
- * A buffer is [tlp__buf_hdr][user bytes]; the object its class's pool holds
- * is the start of the header. A buffer pool begins with tlp__bufpool_head.
+ * Buffers have no header: a class carves them from spans (runs of 64 KiB
+ * chunks), and a free finds the span from the address through a two-level
+ * radix map of 64 KiB chunks, tlp__buf_map. The object a class's pool holds
+ * is the user pointer itself. A buffer pool begins with tlp__bufpool_head.
  */
-#define TLP__BUF_HDR 16u           /* header bytes, rounded to alignof(max_align_t) */
 #define TLP__BUF_MAX_CLASSES 64u   /* = the size of tlp_bufpool_stats.classes */
 #define TLP__BUF_GRID_N 256u       /* a power of two above every grid index a class may
                                     * have (219 for the largest class allowed) */
-#define TLP__BUF_LIVE 0x7470626cu  /* the cookie of a live buffer ("tpbl") */
+#define TLP__BUF_CHUNK_SHIFT 16u   /* the map's granule: 64 KiB */
+#define TLP__BUF_MAP_BITS 16u      /* root and leaf entries: 2^16 each (48-bit addresses) */
 
-typedef struct tlp__buf_hdr {
-    struct tlp_bufpool *owner;  /* the buffer pool that made the buffer */
-    uint32_t cls;               /* class index, or UINT32_MAX for a large buffer */
-    uint32_t cookie;            /* next to the user bytes: a small underflow hits it first */
-} tlp__buf_hdr;
+/* What a free reads about a buffer's span; the first fields of the library's
+ * span descriptor. */
+typedef struct tlp__buf_span {
+    struct tlp_bufpool *fast_owner; /* the owning pool while the inline free may push
+                                     * its buffers; NULL otherwise (large buffers, checked
+                                     * and zero_on_free pools, a span not in use) */
+    uint32_t slot;                  /* the class's pool slot */
+    uint32_t cls;                   /* class index, or UINT32_MAX for a large buffer */
+} tlp__buf_span;
+
+/* tlp__buf_map[a >> 32][(a >> 16) & 0xffff]: the span holding address a, or
+ * NULL. Leaves are made once and never freed; entries are set (release)
+ * before a span's buffers are handed out and cleared when it is given back. */
+typedef TLP__ATOMIC(tlp__buf_span *) tlp__buf_leaf[1u << TLP__BUF_MAP_BITS];
+extern TLP_API TLP__ATOMIC(tlp__buf_leaf *) tlp__buf_map[1u << TLP__BUF_MAP_BITS];
 
 typedef struct tlp__bufpool_head {
     size_t max_size;            /* size of the largest class */
     uint32_t nclasses;
-    uint32_t fast_free_cls;     /* frees of a class below this may take the inline put
-                                 * (0 with zero_on_free and in checked builds) */
-    uint16_t slot_by_cls[TLP__BUF_MAX_CLASSES];  /* class -> its pool's slot */
-    uint16_t slot_by_grid[TLP__BUF_GRID_N];      /* grid index -> slot of the class serving it */
+    uint32_t reserved;
+    uint32_t slot_by_grid[TLP__BUF_GRID_N]; /* grid index -> slot of the class serving it */
 } tlp__bufpool_head;
+
+/* The span holding ptr (any address: NULL when it is in no span). */
+static inline const tlp__buf_span *tlp__buf_span_of(const void *ptr)
+{
+    uintptr_t a = (uintptr_t)ptr;
+    uintptr_t top = a >> (TLP__BUF_CHUNK_SHIFT + TLP__BUF_MAP_BITS);
+    if (TLP__UNLIKELY(top >= (1u << TLP__BUF_MAP_BITS)))
+        return NULL;
+    tlp__buf_leaf *leaf = TLP__LOAD(&tlp__buf_map[top], TLP__ACQUIRE);
+    if (TLP__UNLIKELY(leaf == NULL))
+        return NULL;
+    return TLP__LOAD(&(*leaf)[(a >> TLP__BUF_CHUNK_SHIFT) & ((1u << TLP__BUF_MAP_BITS) - 1)],
+                     TLP__ACQUIRE);
+}
 
 /*
  * The grid index of the smallest grid size >= n (n = 0 counts as 1): 16-byte
@@ -730,32 +757,29 @@ static inline void *tlp__buf_alloc_fast(tlp_bufpool *bp, size_t size)
     const tlp__bufpool_head *h = (const tlp__bufpool_head *)(const void *)bp;
     if (TLP__LIKELY(size <= h->max_size)) {
         uint32_t g = tlp__buf_grid(size);
-        void *base;
+        void *obj;
         /* A checked library never lets this succeed (its magazines are
-         * hidden from the fast path), so checked_got runs on every alloc. */
+         * hidden from the fast path), so its checks run on every alloc. */
         /* g <= 219 here; the mask (free: it folds into a zero-extension)
          * tells the compiler so, for callers with a constant size. */
-        if (TLP__LIKELY(tlp__get_fast(h->slot_by_grid[g & (TLP__BUF_GRID_N - 1)], &base)))
-            return (char *)base + TLP__BUF_HDR;
+        if (TLP__LIKELY(tlp__get_fast(h->slot_by_grid[g & (TLP__BUF_GRID_N - 1)], &obj)))
+            return obj;
         return tlp__buf_alloc_slow(bp, g);
     }
     return tlp__buf_large_alloc(bp, size, false);
 }
 
-/* ptr is not NULL. Every build checks the cookie and the owner: both sit on
- * the line the class is read from, so the check costs two compares and no
- * miss. Anything unusual, a bad header included, leaves through one tail
- * call to the slow path, which checks again and says what is wrong. */
+/* ptr is not NULL. The span's descriptor (shared by all its buffers, so
+ * usually in cache) says whether ptr is a pooled buffer of bp that the
+ * inline put may take; anything else (a pointer in no span, a buffer of
+ * another pool, a large buffer, a full magazine) leaves through one tail
+ * call to the slow path, which checks and says what is wrong. The buffer's
+ * own bytes are not read. */
 static inline void tlp__buf_free_fast(tlp_bufpool *bp, void *ptr, const char *fn)
 {
-    const tlp__bufpool_head *bh = (const tlp__bufpool_head *)(const void *)bp;
-    const tlp__buf_hdr *h = (const tlp__buf_hdr *)(const void *)((char *)ptr - sizeof(tlp__buf_hdr));
-    if (TLP__LIKELY(h->cookie == TLP__BUF_LIVE && h->owner == bp)) {
-        uint32_t cls = h->cls;
-        if (TLP__LIKELY(cls < bh->fast_free_cls) &&
-            TLP__LIKELY(tlp__put_fast(bh->slot_by_cls[cls], (char *)ptr - TLP__BUF_HDR)))
-            return;
-    }
+    const tlp__buf_span *s = tlp__buf_span_of(ptr);
+    if (TLP__LIKELY(s != NULL && s->fast_owner == bp) && TLP__LIKELY(tlp__put_fast(s->slot, ptr)))
+        return;
     tlp__buf_free_slow(bp, ptr, fn);
 }
 

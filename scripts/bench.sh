@@ -60,6 +60,8 @@ while [ $# -gt 0 ]; do
 done
 if [ $QUICK = 1 ]; then
   REPS=1 MIN_TIME=0.01 CALLGRIND=0
+  # buf_memory: fewer live buffers in a smoke run (4 GB at 4000 B otherwise).
+  export TLPB_MEM_BUFFERS=${TLPB_MEM_BUFFERS:-20000}
 fi
 IFS=, read -r -a WANTED <<<"$CONTENDERS"
 for c in "${WANTED[@]}"; do

@@ -41,7 +41,8 @@ import sys
 ORDER = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "tlpool", "tlpool_noinline", "go_syncpool", "go_nopool"]
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 # Counters copied from the JSON when present.
-COUNTERS = ["peak_rss_kib", "idle_objects", "idle_bytes", "pingpong_ns", "drains_per_s", "allocs_per_req"]
+COUNTERS = ["peak_rss_kib", "idle_objects", "idle_bytes", "pingpong_ns", "drains_per_s", "allocs_per_req",
+            "bytes_per_buffer"]
 
 
 def load(folder):
@@ -289,6 +290,13 @@ def main():
         row.append(", ".join(idle) or "-")
         mem_rows.append(row)
 
+    # ---- resident bytes per live buffer (buf_memory) ---------------------------
+    res_keys = [k for k in keys if any((fig.get((k, c)) or {}).get("bytes_per_buffer") for c in contenders)]
+    res_header = ["scenario"] + [f"{c} bytes/buffer" for c in contenders]
+    res_rows = [[k] + [f"{fig[(k, c)]['bytes_per_buffer']:.1f}"
+                       if (fig.get((k, c)) or {}).get("bytes_per_buffer") is not None else cell_missing(c)
+                       for c in contenders] for k in res_keys]
+
     # ---- cross-thread round trips --------------------------------------------
     pp_keys = [k for k in keys if any((fig.get((k, c)) or {}).get("pingpong_ns") for c in contenders)]
     pp_header = ["scenario"] + [f"{c} round trip ns" for c in contenders]
@@ -395,6 +403,11 @@ def main():
         p(("**Memory.** " if md else "MEMORY: ") + "peak RSS of the process during the run "
           "(getrusage; each benchmark runs in its own process), and what tlpool's pools hold when it ends.")
         p(render(mem_rows, mem_header, md))
+        if res_rows:
+            p(("**Resident bytes per live buffer.** " if md else "RESIDENT BYTES PER LIVE BUFFER: ") +
+              "growth of the resident set while one million buffers of one size are allocated and "
+              "written, divided by their number (buf_memory).")
+            p(render(res_rows, res_header, md))
         if pp_rows:
             p(("**Cross-thread round trip.** " if md else "CROSS-THREAD ROUND TRIP: ") +
               "a cache line bounced between the two threads just before each cross-thread run; "

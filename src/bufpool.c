@@ -6,9 +6,9 @@
  * bufpool_calls.c (slow paths, large buffers, calloc/realloc/size) and, for
  * their fast paths, inline in tlpool.h.
  *
- * Each class is one tlp_pool whose objects are [header | class-size bytes];
- * the pool's obj_new/obj_free hooks malloc/free them and write the header
- * once (see bufpool.h for the layout).
+ * Each class is one tlp_pool whose objects are its buffers; the pool's
+ * obj_new/obj_free hooks carve them from the class's spans and give them
+ * back (bufpool_span.c; bufpool.h has the layout).
  *
  * The idle-bytes budget is translated into per-class max_idle counts when
  * the pool is created (docs/BUFFERS.md says why): no counter is shared
@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HDR TLP__BUF_HDR
 #define DEFAULT_MIN_CLASS 16u
 #define DEFAULT_MAX_CLASS ((size_t)64 << 10)
 #define DEFAULT_MAX_IDLE_BYTES ((size_t)64 << 20)
@@ -35,36 +34,6 @@
 #define TC_MAX 128u
 /* Largest max_class accepted; far below any overflow in header arithmetic. */
 #define MAX_CLASS_LIMIT ((size_t)PTRDIFF_MAX / 8)
-
-#ifdef TLP_CHECKED
-#define CHECKED 1
-#else
-#define CHECKED 0
-#endif
-
-/* ---- class objects (the tlp_pool hooks) --------------------------------- */
-
-static void *buf_new(void *ctx)
-{
-    const tlp__bufclass *c = ctx;
-    size_t n = HDR + c->size;
-    /* zero_on_free: every buffer a class holds is all zeroes, fresh ones too,
-     * so calloc can skip its memset. */
-    char *base = c->bp->zero_on_free ? calloc(1, n) : malloc(n);
-    if (!base)
-        return NULL;
-    tlp__buf_hdr *h = tlp__buf_hdr_of(base + HDR);
-    h->owner = c->bp;
-    h->cls = c->index;
-    h->cookie = CHECKED ? TLP__BUF_FREE : TLP__BUF_LIVE;
-    return base;
-}
-
-static void buf_release(void *obj, void *ctx)
-{
-    (void)ctx;
-    free(obj);
-}
 
 /* ---- create / destroy --------------------------------------------------- */
 
@@ -84,8 +53,10 @@ static unsigned default_thread_cache(size_t size, uint64_t max_idle)
 
 static void destroy_classes(tlp_bufpool *bp, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         tlp_pool_destroy(bp->classes[i].pool);
+        tlp__buf_class_fini(&bp->classes[i]);
+    }
 }
 
 int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
@@ -134,12 +105,19 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         c->size = tlp__buf_grid_size(gmin + i);
         c->bp = bp;
         c->index = i;
+        int err = tlp__buf_class_init(c);
+        if (err) {
+            destroy_classes(bp, i);
+            free(bp->name);
+            free(bp);
+            return err;
+        }
         uint64_t max_idle = budget == SIZE_MAX ? 0 : (budget / n) / c->size; /* >= 1 */
         snprintf(name, sizeof(name), "%s/%zu", bp->name, c->size);
         tlp_config pc = {
-            .obj_size = HDR + c->size,
-            .obj_new = buf_new,
-            .obj_free = buf_release,
+            .obj_size = c->size,
+            .obj_new = tlp__buf_carve,
+            .obj_free = tlp__buf_uncarve,
             .ctx = c,
             .thread_cache = cfg->thread_cache ? cfg->thread_cache
                                               : default_thread_cache(c->size, max_idle),
@@ -147,8 +125,9 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             .drain_ms = cfg->drain_ms,
             .name = name,
         };
-        int err = tlp__pool_create_class(&pc, &c->pool);
+        err = tlp__pool_create_class(&pc, &c->pool);
         if (err) {
+            tlp__buf_class_fini(c);
             destroy_classes(bp, i);
             free(bp->name);
             free(bp);
@@ -156,21 +135,13 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         }
     }
     /* The fast paths' tables: grid indexes below class 0 are served by it. */
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t slot = ((const tlp__pool_head *)(const void *)bp->classes[i].pool)->slot;
-        if (slot > UINT16_MAX) { /* the slot tables are 16-bit */
-            destroy_classes(bp, n);
-            free(bp->name);
-            free(bp);
-            return ENOMEM;
-        }
-        bp->head.slot_by_cls[i] = (uint16_t)slot;
-    }
     for (uint32_t g = 0; g < gmin + n; g++)
-        bp->head.slot_by_grid[g] = bp->head.slot_by_cls[tlp__buf_grid_class(bp, g)];
-    bp->head.fast_free_cls = (CHECKED || bp->zero_on_free) ? 0 : n;
+        bp->head.slot_by_grid[g] =
+            ((const tlp__pool_head *)(const void *)bp->classes[tlp__buf_grid_class(bp, g)].pool)
+                ->slot;
     bp->magic = TLP__BUFPOOL_MAGIC;
     tlp__bufpool_register(bp);
+    tlp__buf_pool_link(bp, true);
     *out = bp;
     return 0;
 }
@@ -188,6 +159,7 @@ void tlp_bufpool_destroy(tlp_bufpool *bp)
 #endif
     tlp__bufpool_unregister(bp);
     /* Buffers of a class still out are the core's to report (checked builds). */
+    tlp__buf_pool_link(bp, false);
     destroy_classes(bp, bp->head.nclasses);
     bp->magic = 0;
     free(bp->name);
@@ -230,6 +202,8 @@ void tlp__bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
         c->made = s.made;
         c->released = s.released;
         out->idle_bytes += c->idle_bytes;
+        out->span_bytes +=
+            atomic_load_explicit(&bp->classes[i].span_bytes, memory_order_relaxed);
     }
     out->large_allocs = atomic_load_explicit(&bp->large_allocs, memory_order_relaxed);
     out->large_out = atomic_load_explicit(&bp->large_out, memory_order_relaxed);

@@ -6,6 +6,7 @@
  */
 #include "bufpool.h"
 #include "internal.h" /* tlp__vfatal */
+#include "track.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,9 +17,8 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define HDR TLP__BUF_HDR
 /* Large requests are refused above this (malloc would refuse them anyway). */
-#define LARGE_LIMIT ((size_t)PTRDIFF_MAX - 2 * HDR)
+#define LARGE_LIMIT ((size_t)PTRDIFF_MAX - TLP__BUF_CHUNK)
 
 #ifdef TLP_CHECKED
 #define CHECKED 1
@@ -35,34 +35,66 @@ _Noreturn void tlp__buf_fatal(const tlp_bufpool *bp, const char *fmt, ...)
     tlp__vfatal("buffer pool", bp ? bp->name : NULL, fmt, ap);
 }
 
-__attribute__((cold, noinline)) _Noreturn void tlp__buf_bad_header(const tlp_bufpool *bp,
-                                                                  const void *ptr, const char *fn)
+__attribute__((cold, noinline)) _Noreturn void tlp__buf_bad_pointer(const tlp_bufpool *bp,
+                                                                   const void *ptr, const char *fn)
 {
-    const tlp__buf_hdr *h = tlp__buf_hdr_of(ptr);
-    if (h->cookie == TLP__BUF_FREE && h->owner == bp)
-        tlp__buf_fatal(bp, "%s(%p): double free (the buffer was already freed)", fn, ptr);
-    if (h->cookie == TLP__BUF_FREE || h->cookie == TLP__BUF_LIVE) {
-        if (h->owner != bp)
-            tlp__buf_fatal(bp, "%s(%p): the buffer belongs to another buffer pool (%p)", fn, ptr,
-                           (const void *)h->owner);
-        tlp__buf_fatal(bp, "%s(%p): corrupt buffer header (class %u of %u)", fn, ptr,
-                       (unsigned)h->cls, (unsigned)bp->head.nclasses);
-    }
+    const buf_span *s = tlp__buf_span_lookup(ptr);
+    if (!s)
+        tlp__buf_fatal(bp,
+                       "%s(%p): not a buffer of this buffer pool (in no span of any buffer "
+                       "pool: a pointer tlpool never handed out, or freed twice and its span "
+                       "given back)",
+                       fn, ptr);
+    if (!s->owner)
+        tlp__buf_fatal(bp,
+                       "%s(%p): not a live buffer (its span is not in use: a double free, or "
+                       "a buffer of a destroyed pool)",
+                       fn, ptr);
+    if (s->owner != bp)
+        tlp__buf_fatal(bp, "%s(%p): the buffer belongs to another buffer pool (%p '%s')", fn, ptr,
+                       (const void *)s->owner, s->owner->name);
     tlp__buf_fatal(bp,
-                   "%s(%p): not a buffer of this buffer pool (bad header cookie 0x%08x; "
-                   "foreign pointer, or the bytes before the buffer were overwritten)",
-                   fn, ptr, (unsigned)h->cookie);
+                   "%s(%p): not a buffer of this buffer pool (inside a span of class %zu B, "
+                   "not at the start of a buffer)",
+                   fn, ptr, (size_t)s->size);
 }
 
-/* Validates ptr's header and returns its class index or TLP__BUF_LARGE. */
-static uint32_t live_class(const tlp_bufpool *bp, const void *ptr, const char *fn)
+/* Validates ptr (a pooled buffer of bp, or a large buffer of bp) and
+ * returns its span. Release builds check the span, the owner and that ptr
+ * starts a buffer; checked builds also that it is out (double free). */
+static buf_span *live_span(const tlp_bufpool *bp, const void *ptr, const char *fn)
 {
-    const tlp__buf_hdr *h = tlp__buf_hdr_of(ptr);
-    if (unlikely(h->cookie != TLP__BUF_LIVE || h->owner != bp ||
-                 (h->cls >= bp->head.nclasses && h->cls != TLP__BUF_LARGE)))
-        tlp__buf_bad_header(bp, ptr, fn);
-    return h->cls;
+    buf_span *s = tlp__buf_span_lookup(ptr);
+    if (unlikely(!s || s->owner != bp))
+        tlp__buf_bad_pointer(bp, ptr, fn);
+    if (s->pub.cls == TLP__BUF_LARGE) {
+        if (unlikely((const char *)ptr != tlp__buf_span_base(s)))
+            tlp__buf_bad_pointer(bp, ptr, fn);
+        return s;
+    }
+    uint32_t i = tlp__buf_index(s, ptr);
+    if (unlikely(i == UINT32_MAX))
+        tlp__buf_bad_pointer(bp, ptr, fn);
+#ifdef TLP_CHECKED
+    if (!(atomic_load_explicit(&s->outmap[i / 64], memory_order_relaxed) &
+          ((uint64_t)1 << (i % 64))))
+        tlp__buf_fatal(bp, "%s(%p): double free (the buffer was already freed)", fn, ptr);
+#endif
+    return s;
 }
+
+#ifdef TLP_CHECKED
+/* Checked builds: ptr (a pooled buffer) goes out / comes back. */
+static void checked_mark(buf_span *s, const void *ptr, bool out)
+{
+    uint32_t i = tlp__buf_index(s, ptr);
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if (out)
+        atomic_fetch_or_explicit(&s->outmap[i / 64], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&s->outmap[i / 64], ~bit, memory_order_relaxed);
+}
+#endif
 
 /* ---- large buffers ------------------------------------------------------ */
 
@@ -72,34 +104,32 @@ void *tlp__buf_large_alloc(tlp_bufpool *bp, size_t size, bool zero)
         errno = ENOMEM;
         return NULL;
     }
-    char *base = zero ? calloc(1, 2 * HDR + size) : malloc(2 * HDR + size);
-    if (!base) {
+    /* 64 KiB-aligned: the block's first chunk of the map is its own. */
+    void *p;
+    if (posix_memalign(&p, TLP__BUF_CHUNK, size ? size : 1) != 0) {
         errno = ENOMEM;
         return NULL;
     }
-    *(size_t *)(void *)base = size;
-    char *p = base + 2 * HDR;
-    tlp__buf_hdr *h = tlp__buf_hdr_of(p);
-    h->owner = bp;
-    h->cls = TLP__BUF_LARGE;
-    h->cookie = TLP__BUF_LIVE;
+    if (!tlp__buf_large_map(bp, p, size)) {
+        free(p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (zero)
+        memset(p, 0, size);
     /* Relaxed: statistics only. */
     atomic_fetch_add_explicit(&bp->large_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&bp->large_out, 1, memory_order_relaxed);
     return p;
 }
 
-static size_t large_size(const void *ptr)
-{
-    return *(const size_t *)(const void *)((const char *)ptr - 2 * HDR);
-}
-
-static void large_free(tlp_bufpool *bp, void *ptr)
+static void large_free(tlp_bufpool *bp, buf_span *s, void *ptr)
 {
     /* explicit_bzero: a memset right before free() may be optimised away. */
     if (bp->zero_on_free)
-        explicit_bzero(ptr, large_size(ptr));
-    free((char *)ptr - 2 * HDR);
+        explicit_bzero(ptr, s->bytes);
+    tlp__buf_large_unmap(s);
+    free(ptr);
     atomic_fetch_sub_explicit(&bp->large_out, 1, memory_order_relaxed);
 }
 
@@ -110,51 +140,41 @@ static inline uint32_t class_of(const tlp_bufpool *bp, size_t size)
     return tlp__buf_grid_class(bp, tlp__buf_grid(size));
 }
 
-#ifdef TLP_CHECKED
-/* A buffer leaving its class must carry the header buf_new / free wrote. */
-static void checked_got(tlp_bufpool *bp, void *p, uint32_t cls)
-{
-    tlp__buf_hdr *h = tlp__buf_hdr_of(p);
-    if (h->cookie != TLP__BUF_FREE || h->owner != bp || h->cls != cls)
-        tlp__buf_fatal(bp,
-                       "alloc: the header of idle buffer %p (class %zu B) was overwritten "
-                       "(a write after free, or an underflow)",
-                       p, bp->classes[cls].size);
-    h->cookie = TLP__BUF_LIVE;
-}
-#endif
-
 __attribute__((noinline)) void *tlp__buf_alloc_slow(tlp_bufpool *bp, uint32_t grid)
 {
     uint32_t i = tlp__buf_grid_class(bp, grid);
     /* The caller's site: the user's code when inlined (leak tracking). */
-    char *base = tlp__get_slow_at(bp->classes[i].pool, __builtin_return_address(0));
+    char *p = tlp__get_slow_at(bp->classes[i].pool, __builtin_return_address(0));
     /* NULL: tlp__get_slow has set errno = ENOMEM already. */
-    if (unlikely(!base))
+    if (unlikely(!p))
         return NULL;
 #ifdef TLP_CHECKED
-    checked_got(bp, base + HDR, i);
+    checked_mark(tlp__buf_span_lookup(p), p, true);
 #endif
-    return base + HDR;
+    tlp__track_alloc(p, bp->classes[i].size, bp->zero_on_free);
+    return p;
 }
 
 __attribute__((noinline)) void tlp__buf_free_slow(tlp_bufpool *bp, void *ptr, const char *fn)
 {
-    uint32_t cls = live_class(bp, ptr, fn);
-    if (cls == TLP__BUF_LARGE) {
-        large_free(bp, ptr);
+    buf_span *s = live_span(bp, ptr, fn);
+    if (s->pub.cls == TLP__BUF_LARGE) {
+        large_free(bp, s, ptr);
         return;
     }
-    tlp__bufclass *c = &bp->classes[cls];
-    /* Zero the whole usable size: the user may have written all of it. */
-    if (bp->zero_on_free)
-        memset(ptr, 0, c->size);
+    tlp__bufclass *c = &bp->classes[s->pub.cls];
 #ifdef TLP_CHECKED
-    tlp__buf_hdr_of(ptr)->cookie = TLP__BUF_FREE;
+    checked_mark(s, ptr, false);
 #endif
+    tlp__track_free(ptr);
+    /* Zero the whole usable size: the user may have written all of it. */
+    if (bp->zero_on_free) {
+        tlp__track_unpoison(ptr, c->size);
+        memset(ptr, 0, c->size);
+    }
     /* The inline put was tried already (or is not allowed): straight to the
      * core's slow path, which also handles a full magazine. */
-    tlp__put_slow(c->pool, (char *)ptr - HDR);
+    tlp__put_slow(c->pool, ptr);
 }
 
 void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
@@ -166,7 +186,7 @@ void *tlp__bufpool_calloc(tlp_bufpool *bp, size_t n, size_t size)
     }
     if (total > bp->head.max_size)
         return tlp__buf_large_alloc(bp, total, true);
-    void *p = tlp__buf_alloc_fast(bp, total);
+    void *p = tlp__buf_alloc_in(bp, total);
     if (p && !bp->zero_on_free)
         memset(p, 0, total);
     return p;
@@ -176,8 +196,8 @@ size_t tlp__bufpool_size(tlp_bufpool *bp, const void *ptr, const char *fn)
 {
     if (!ptr)
         return 0;
-    uint32_t i = live_class(bp, ptr, fn);
-    return i == TLP__BUF_LARGE ? large_size(ptr) : bp->classes[i].size;
+    const buf_span *s = live_span(bp, ptr, fn);
+    return s->pub.cls == TLP__BUF_LARGE ? s->bytes : s->size;
 }
 
 /*
@@ -189,38 +209,29 @@ size_t tlp__bufpool_size(tlp_bufpool *bp, const void *ptr, const char *fn)
 void *tlp__bufpool_realloc(tlp_bufpool *bp, void *ptr, size_t size, const char *fn)
 {
     if (!ptr)
-        return tlp__buf_alloc_fast(bp, size);
+        return tlp__buf_alloc_in(bp, size);
     if (size == 0) {
         tlp__buf_free_fast(bp, ptr, fn);
         return NULL;
     }
-    uint32_t i = live_class(bp, ptr, fn);
+    buf_span *s = live_span(bp, ptr, fn);
     size_t old;
-    if (i == TLP__BUF_LARGE) {
-        old = large_size(ptr);
-        /* large to large: the system realloc may move pages, not bytes. Not
-         * with zero_on_free: it would release the old block unzeroed. */
-        if (size > bp->head.max_size && !bp->zero_on_free) {
-            if (size > LARGE_LIMIT) {
-                errno = ENOMEM;
-                return NULL;
-            }
-            char *base = realloc((char *)ptr - 2 * HDR, 2 * HDR + size);
-            if (!base) {
-                errno = ENOMEM;
-                return NULL;
-            }
-            *(size_t *)(void *)base = size;
-            return base + 2 * HDR;
+    if (s->pub.cls == TLP__BUF_LARGE) {
+        old = s->bytes;
+        /* large to large, shrinking: in place (the block keeps its length). */
+        if (size > bp->head.max_size && size <= old && !bp->zero_on_free) {
+            s->bytes = size;
+            return ptr;
         }
     } else {
-        old = bp->classes[i].size;
+        uint32_t i = s->pub.cls;
+        old = s->size;
         if (size <= old && (class_of(bp, size) == i || size > old / 2))
             return ptr;
     }
     bool shrink = size < old;
     int saved = errno;
-    void *np = tlp__buf_alloc_fast(bp, size);
+    void *np = tlp__buf_alloc_in(bp, size);
     if (!np) {
         if (shrink) {
             errno = saved;

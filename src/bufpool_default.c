@@ -12,11 +12,14 @@
  * program never freed are reported, as with malloc.
  */
 #include "bufpool.h"
-#include "conf.h" /* tlp__buf_default_settings */
+#include "conf.h"     /* tlp__buf_default_settings */
+#include "internal.h" /* tlp__fork_init, TLP_FORK_* */
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* No background drains for the default pool: a malloc replacement should
  * not start a thread behind the caller's back (fork, sandboxes, and a thread
@@ -34,36 +37,94 @@ _Atomic(tlp_bufpool *) tlp__buf_default;
  * TLP_MAX_POOLS pools alive), a later call tries again. */
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Set, for good, when the default pool could not be made (no pool slot left,
+ * or no memory): a pool without classes, so every drop-in call is a large
+ * buffer, i.e. plain malloc with the large-buffer bookkeeping. Made once:
+ * the drop-ins then never try to make the default pool again (each attempt
+ * made and destroyed dozens of pools), and tlp_bufpool_default() returns
+ * NULL. Its buffers belong to it, so the default pool must never appear
+ * after it. */
+static _Atomic(tlp_bufpool *) fallback;
+
+static tlp_bufpool *make_fallback(void)
+{
+    tlp_bufpool *fb = calloc(1, sizeof(*fb));
+    if (!fb)
+        return NULL;
+    fb->name = strdup("tlp_buf");
+    if (!fb->name) {
+        free(fb);
+        return NULL;
+    }
+    /* nclasses = 0, max_size = 0: the calls below never reach a class. */
+    fb->max_idle_bytes = SIZE_MAX;
+    fb->magic = TLP__BUFPOOL_MAGIC;
+    return fb;
+}
+
+void tlp__bufpool_atfork(int phase)
+{
+    /* default_lock first: create_default holds it while making pools. */
+    if (phase == TLP_FORK_PREPARE) {
+        pthread_mutex_lock(&default_lock);
+        tlp__buf_span_atfork(phase);
+    } else {
+        tlp__buf_span_atfork(phase);
+        pthread_mutex_unlock(&default_lock); /* the child has only the forking thread */
+    }
+}
+
 __attribute__((cold, noinline)) static tlp_bufpool *create_default(void)
 {
+    /* The fork handlers first, so that a fork while this thread holds
+     * default_lock finds them installed (they take the lock). */
+    tlp__fork_init();
     pthread_mutex_lock(&default_lock);
     tlp_bufpool *bp = atomic_load_explicit(&tlp__buf_default, memory_order_relaxed);
-    if (!bp) {
+    if (!bp && !atomic_load_explicit(&fallback, memory_order_relaxed)) {
         tlp_bufpool_config cfg;
         tlp__buf_default_settings(&cfg, "tlp_buf", DEFAULT_DRAIN_MS);
         int err = tlp_bufpool_create(&cfg, &bp);
         if (err) {
             bp = NULL;
-            errno = ENOMEM;
+            /* NULL too: the next call tries again. */
+            atomic_store_explicit(&fallback, make_fallback(), memory_order_release);
         } else {
             atomic_store_explicit(&tlp__buf_default, bp, memory_order_release);
         }
     }
     pthread_mutex_unlock(&default_lock);
+    if (!bp)
+        errno = ENOMEM;
     return bp;
+}
+
+static inline tlp_bufpool *get_fallback(void)
+{
+    return atomic_load_explicit(&fallback, memory_order_acquire);
 }
 
 static inline tlp_bufpool *get_default(void)
 {
     tlp_bufpool *bp = atomic_load_explicit(&tlp__buf_default, memory_order_acquire);
-    return __builtin_expect(bp != NULL, 1) ? bp : create_default();
+    if (__builtin_expect(bp != NULL, 1))
+        return bp;
+    return get_fallback() ? NULL : create_default();
+}
+
+/* The pool the drop-ins use: the default pool, else the fallback (made by
+ * a failed creation). NULL (errno = ENOMEM) when there is neither. */
+static tlp_bufpool *dropin_pool(void)
+{
+    tlp_bufpool *bp = get_default();
+    return bp ? bp : get_fallback();
 }
 
 /* For free/size/realloc of a non-NULL pointer. The pool normally exists
  * already; if not, it is made, so a foreign pointer gets the usual message. */
-static inline tlp_bufpool *existing_default(const void *ptr, const char *fn)
+static inline tlp_bufpool *existing_pool(const void *ptr, const char *fn)
 {
-    tlp_bufpool *bp = get_default();
+    tlp_bufpool *bp = dropin_pool();
     if (__builtin_expect(bp == NULL, 0))
         tlp__buf_fatal(NULL, "%s(%p): the default buffer pool cannot be created", fn, ptr);
     return bp;
@@ -71,14 +132,20 @@ static inline tlp_bufpool *existing_default(const void *ptr, const char *fn)
 
 tlp_bufpool *tlp_bufpool_default(void)
 {
-    return get_default();
+    tlp_bufpool *bp = get_default();
+    if (!bp)
+        errno = ENOMEM;
+    return bp;
 }
 
-/* The first alloc of the process (or every alloc while creation fails). */
+/* The first alloc of the process, or every alloc once the default pool
+ * could not be made (then plain malloc, through the fallback). */
 __attribute__((cold, noinline)) void *tlp__buf_alloc_first(size_t size)
 {
-    tlp_bufpool *bp = create_default();
-    return bp ? tlp__buf_alloc_fast(bp, size) : NULL;
+    tlp_bufpool *bp = dropin_pool();
+    if (!bp)
+        return NULL;
+    return tlp__buf_alloc_in(bp, size);
 }
 
 /* The out-of-line drop-ins: the same inline paths (tlpool.h) in a function. */
@@ -89,7 +156,7 @@ void *tlp_buf_alloc(size_t size)
 
 void *tlp_buf_calloc(size_t n, size_t size)
 {
-    tlp_bufpool *bp = get_default();
+    tlp_bufpool *bp = dropin_pool();
     return bp ? tlp__bufpool_calloc(bp, n, size) : NULL;
 }
 
@@ -97,7 +164,7 @@ void *tlp_buf_realloc(void *ptr, size_t size)
 {
     if (!ptr)
         return tlp_buf_alloc(size);
-    return tlp__bufpool_realloc(existing_default(ptr, "tlp_buf_realloc"), ptr, size,
+    return tlp__bufpool_realloc(existing_pool(ptr, "tlp_buf_realloc"), ptr, size,
                                 "tlp_buf_realloc");
 }
 
@@ -105,7 +172,7 @@ void *tlp_buf_realloc(void *ptr, size_t size)
  * of its own, called in tail position, so that tlp_buf_free keeps no frame. */
 __attribute__((cold, noinline)) void tlp__buf_free_first(void *ptr)
 {
-    tlp__buf_free_fast(existing_default(ptr, "tlp_buf_free"), ptr, "tlp_buf_free");
+    tlp__buf_free_fast(existing_pool(ptr, "tlp_buf_free"), ptr, "tlp_buf_free");
 }
 
 void tlp_buf_free(void *ptr)
@@ -117,5 +184,5 @@ size_t tlp_buf_size(const void *ptr)
 {
     if (!ptr)
         return 0;
-    return tlp__bufpool_size(existing_default(ptr, "tlp_buf_size"), ptr, "tlp_buf_size");
+    return tlp__bufpool_size(existing_pool(ptr, "tlp_buf_size"), ptr, "tlp_buf_size");
 }

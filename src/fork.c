@@ -13,6 +13,7 @@
  * count), so a thread caught mid-operation by the fork leaves a usable one.
  */
 #include "internal.h"
+#include "bufpool.h" /* tlp__bufpool_atfork */
 
 #include <stdlib.h>
 
@@ -41,6 +42,7 @@ static void pool_locks(tlp_pool *p, bool lock)
 
 static void prepare(void)
 {
+    tlp__bufpool_atfork(TLP_FORK_PREPARE);
     tlp__drainer_atfork(TLP_FORK_PREPARE);
     tlp__pressure_atfork(TLP_FORK_PREPARE);
     pthread_mutex_lock(&tlp__registry_lock);
@@ -72,6 +74,7 @@ static void parent(void)
     release_all();
     tlp__pressure_atfork(TLP_FORK_PARENT);
     tlp__drainer_atfork(TLP_FORK_PARENT);
+    tlp__bufpool_atfork(TLP_FORK_PARENT);
 }
 
 /* Child, all locks held: link a dead thread's magazine into its pool's
@@ -137,6 +140,7 @@ static void child(void)
     release_all();
     tlp__pressure_atfork(TLP_FORK_CHILD);
     tlp__drainer_atfork(TLP_FORK_CHILD);
+    tlp__bufpool_atfork(TLP_FORK_CHILD);
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
