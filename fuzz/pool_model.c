@@ -110,6 +110,21 @@ void model_check_bytes(const mpool *mp, const mobj *m)
 
 /* ---- hooks (ctx is the mpool) ------------------------------------------- */
 
+/* Hooks may use pools: every obj_free makes a pool, uses it, drains and
+ * destroys it, wherever the library calls the hook from (put, drains,
+ * release_idle_all, thread exit, destroy, races). */
+static void hook_uses_pools(void)
+{
+    tlp_config c = { .obj_size = 24, .thread_cache = 2, .shards = 1, .name = "in-hook" };
+    tlp_pool *p = NULL;
+    FZ_CHECK(tlp_pool_create(&c, &p) == 0, "tlp_pool_create inside obj_free failed");
+    void *o = tlp_get(p);
+    FZ_CHECK(o != NULL, "tlp_get inside obj_free failed");
+    tlp_put(p, o);
+    tlp_drain(p);
+    tlp_pool_destroy(p);
+}
+
 static void *hook_new(void *ctx)
 {
     mpool *mp = ctx;
@@ -200,6 +215,7 @@ static void hook_free(void *obj, void *ctx)
     mp->released++;
     pthread_mutex_unlock(&mp->lock);
     free(obj);
+    hook_uses_pools();
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */

@@ -23,6 +23,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define NHANDLES 3
 #define MAX_OPS 512
@@ -469,6 +471,36 @@ static void op_race(mpool *mp, uint8_t b, uint8_t pick)
     mp->last_put = NULL;
 }
 
+/* fork(): the child (only this thread) must be able to read the pools and
+ * make, use and destroy new ones whatever the parent's other threads were
+ * doing (parked helper threads' records and caches come along). Bounded by alarm(); the parent checks the child's status. */
+#define MAX_FORKS 2
+static void op_fork(void)
+{
+    pid_t pid = fork();
+    FZ_CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        alarm(10);
+        /* The model's pools have hooks that check the model's phase: only
+         * read them here; a new pool is made, used and destroyed. */
+        for (unsigned h = 0; h < NHANDLES; h++) {
+            tlp_stats st;
+            tlp_stats_get(active[h]->pool, &st);
+        }
+        tlp_config c = { .obj_size = 16, .name = "in-child" };
+        tlp_pool *p = NULL;
+        if (tlp_pool_create(&c, &p) != 0)
+            _exit(3);
+        tlp_put(p, tlp_get(p));
+        tlp_pool_destroy(p);
+        _exit(0);
+    }
+    int status = 0;
+    FZ_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
+    FZ_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+             "fork child failed (status 0x%x): hung, crashed or could not use the pools", status);
+}
+
 /* ---- the program -------------------------------------------------------- */
 
 /* Every input ends here: nothing out, nothing idle, every object released. */
@@ -491,13 +523,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_input in = { data, size };
     for (unsigned h = 0; h < NHANDLES; h++)
         active[h] = pool_for(h, fz_u8(&in) % NVARIANTS);
-    unsigned recreates = 0, threads = 0, races = 0;
+    unsigned recreates = 0, threads = 0, races = 0, forks = 0;
 
     for (unsigned n = 0; n < MAX_OPS && fz_more(&in); n++) {
         uint8_t op = fz_u8(&in);
         unsigned h = fz_u8(&in) % NHANDLES;
         mpool *mp = active[h];
-        switch (op % 17) {
+        switch (op % 18) {
         case 0:
             op_get(mp, false);
             break;
@@ -560,6 +592,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 15: /* NULL is a no-op */
             tlp_put(mp->pool, NULL);
             tlp_put_noinline(mp->pool, NULL);
+            break;
+        case 16:
+            if (forks++ < MAX_FORKS)
+                op_fork();
             break;
         default: {
             uint8_t b = fz_u8(&in), pick = fz_u8(&in);
