@@ -75,6 +75,7 @@ struct pool_options {
     std::size_t max_idle = 0;  /* cap on the shared tier; 0 = none */
     unsigned drain_ms = 0;     /* > 0: drained by the background drainer */
     const char *name = nullptr;
+    unsigned leak_sample = 0;  /* leak tracking (tlp_config.leak_sample): 0 off, 1 all, N one in N */
 };
 
 template <class T>
@@ -110,6 +111,7 @@ public:
         cfg.max_idle = o.max_idle;
         cfg.drain_ms = o.drain_ms;
         cfg.name = o.name;
+        cfg.leak_sample = o.leak_sample;
         int err = tlp_pool_create(&cfg, &pool_);
         if (err)
             detail::throw_errno(err, "tlp_pool_create");

@@ -234,3 +234,20 @@ TEST(CxxBuffer, BadPoolOptionsThrow)
 }
 
 } // namespace
+
+/* pool_options.leak_sample reaches the C pool: an object taken and not yet
+ * put back is in the leak report, and is gone from it once put back. */
+TEST(CxxPool, LeakSampleTracksObjects)
+{
+    tlp::pool_options o;
+    o.leak_sample = 1;
+    o.name = "cxx-tracked";
+    tlp::pool<int> p(o);
+    auto h = p.get();
+    FILE *f = tmpfile();
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(tlp_leaks_print(f, 0), 1u);
+    h.reset();
+    EXPECT_EQ(tlp_leaks_print(f, 0), 0u);
+    fclose(f);
+}
