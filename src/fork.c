@@ -54,10 +54,12 @@ static void prepare(void)
     for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], true);
+    tlp__leaks_atfork(TLP_FORK_PREPARE);
 }
 
 static void release_all(void)
 {
+    tlp__leaks_atfork(TLP_FORK_PARENT); /* (the same in the child) */
     for (uint32_t s = tlp__pools_cap; s-- > 0;)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], false);

@@ -329,6 +329,7 @@ enum { TLP_FORK_PREPARE, TLP_FORK_PARENT, TLP_FORK_CHILD };
 void tlp__fork_init(void);
 void tlp__drainer_atfork(int phase);
 void tlp__pressure_atfork(int phase);
+void tlp__leaks_atfork(int phase);   /* leak.c: innermost, taken last */
 
 /* check.c. Every build checks the pool's magic number on slow paths (inline:
  * a load and a compare; the message is out of line). The object checks are

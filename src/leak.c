@@ -86,7 +86,6 @@ static void unlock_all(void);
 
 static void lib_init(void)
 {
-    pthread_atfork(lock_all, unlock_all, unlock_all);
     dl_iterate_phdr(find_segment, (void *)(uintptr_t)&tlp__leak_took);
     /* backtrace() loads libgcc_s on first use: do it now, not in a get. */
     void *bt[2];
@@ -140,6 +139,19 @@ static void unlock_all(void)
         for (unsigned i = 0; i < STRIPES; i++)
             unlock(&L->s[i]);
     pthread_mutex_unlock(&tables_lock);
+}
+
+/* fork.c calls this: the leak tables' locks are the innermost of the
+ * library, so they are taken last before a fork (a pthread_atfork handler
+ * of our own would run before fork.c's and invert the order: a thread
+ * making the default buffer pool holds default_lock and then takes
+ * tables_lock). */
+void tlp__leaks_atfork(int phase)
+{
+    if (phase == TLP_FORK_PREPARE)
+        lock_all();
+    else
+        unlock_all();
 }
 
 static stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
