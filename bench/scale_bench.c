@@ -3,9 +3,9 @@
  * scale_bench [threads] [pools]: what thousands of threads and many pools
  * cost (the README's "many threads" figures). With `threads` threads on
  * 64 KiB stacks, each blocked after one get+put of a 64-byte object:
- *   - tlpool's resident bytes per thread: RSS with the threads having used
- *     a pool, minus RSS with the same threads having used none, per thread
- *     (the object, its magazine and the bookkeeping);
+ *   - tlpool's resident bytes per thread: the RSS growth when the same
+ *     blocked threads each do their one get+put, per thread (the object,
+ *     its magazine and the bookkeeping);
  *   - the time of one tlp_drain of the pool all of them hold, and of a pool
  *     that 2 of them hold;
  * then the largest number of pools alive at once (created until `pools`),
@@ -43,55 +43,69 @@ static long rss_bytes(void)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static long started;
-static int release_all;
+static long started, used;
+static int phase; /* 0: wait; 1: use the pools, then wait; 2: exit */
 static tlp_pool *pool_all, *pool_two;
 
+/* Blocks first, so that the same threads (same stacks) are measured before
+ * and after their one get+put: the difference is tlpool's alone. */
 static void *worker(void *arg)
 {
     long i = (long)arg;
-    if (pool_all) {
-        tlp_put(pool_all, tlp_get(pool_all));
-        if (i < 2)
-            tlp_put(pool_two, tlp_get(pool_two));
-    }
     pthread_mutex_lock(&mu);
     started++;
     pthread_cond_broadcast(&cv);
-    while (!release_all)
+    while (phase < 1)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    tlp_put(pool_all, tlp_get(pool_all));
+    if (i < 2)
+        tlp_put(pool_two, tlp_get(pool_two));
+    pthread_mutex_lock(&mu);
+    used++;
+    pthread_cond_broadcast(&cv);
+    while (phase < 2)
         pthread_cond_wait(&cv, &mu);
     pthread_mutex_unlock(&mu);
     return NULL;
 }
 
-/* Starts n blocked workers; returns the RSS growth they caused. */
+static void wait_count(long *what, long n)
+{
+    pthread_mutex_lock(&mu);
+    while (*what < n)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+}
+
+static void set_phase(int p)
+{
+    pthread_mutex_lock(&mu);
+    phase = p;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* Starts n workers, blocked; returns the RSS growth they caused. */
 static long start_workers(pthread_t *t, long n)
 {
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setstacksize(&a, 64 * 1024);
-    started = 0;
-    release_all = 0;
     long before = rss_bytes();
     for (long i = 0; i < n; i++)
         if (pthread_create(&t[i], &a, worker, (void *)i) != 0) {
             fprintf(stderr, "scale_bench: pthread_create %ld failed\n", i);
             exit(1);
         }
-    pthread_mutex_lock(&mu);
-    while (started < n)
-        pthread_cond_wait(&cv, &mu);
-    pthread_mutex_unlock(&mu);
+    wait_count(&started, n);
     pthread_attr_destroy(&a);
     return rss_bytes() - before;
 }
 
 static void stop_workers(pthread_t *t, long n)
 {
-    pthread_mutex_lock(&mu);
-    release_all = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    set_phase(2);
     for (long i = 0; i < n; i++)
         pthread_join(t[i], NULL);
 }
@@ -148,21 +162,23 @@ int main(int argc, char **argv)
     tlp_config c = { 0 };
     c.obj_size = 64;
 
-    /* The same threads without tlpool, then with it. */
-    long base = start_workers(t, n);
-    stop_workers(t, n);
+    /* The same threads, blocked, before and after their get+put. */
     c.name = "all";
     tlp_pool_create(&c, &pool_all);
     c.name = "two";
     tlp_pool_create(&c, &pool_two);
-    long with = start_workers(t, n);
+    long base = start_workers(t, n);
+    long before_use = rss_bytes();
+    set_phase(1);
+    wait_count(&used, n);
+    long with = rss_bytes() - before_use;
     double all_first, all_med, two_first, two_med;
     time_drains(pool_all, &all_first, &all_med);
     time_drains(pool_two, &two_first, &two_med);
     stop_workers(t, n);
     printf("threads %ld (64 KiB stacks), one 64-byte get+put each\n", n);
     printf("rss_per_thread_without_tlpool_bytes %.0f\n", (double)base / (double)n);
-    printf("tlpool_bytes_per_thread %.0f\n", (double)(with - base) / (double)n);
+    printf("tlpool_bytes_per_thread %.0f\n", (double)with / (double)n);
     printf("drain_all_holders_first_us %.1f\n", all_first * 1e6);
     printf("drain_all_holders_per_holder_us %.3f\n", all_first * 1e6 / (double)n);
     printf("drain_all_holders_after_us %.1f\n", all_med * 1e6);
@@ -172,9 +188,9 @@ int main(int argc, char **argv)
 
     /* Thread start + first get + exit, against start + exit alone. */
     long m = n < 2000 ? n : 2000;
-    double plain = thread_cost(NULL, m), used = thread_cost(pool_all, m);
+    double plain = thread_cost(NULL, m), with_get = thread_cost(pool_all, m);
     printf("thread_start_exit_us %.2f\n", plain * 1e6);
-    printf("thread_start_get_exit_us %.2f\n", used * 1e6);
+    printf("thread_start_get_exit_us %.2f\n", with_get * 1e6);
     tlp_pool_destroy(pool_all);
     pool_all = NULL;
 

@@ -496,7 +496,11 @@ static void op_fork(void)
         _exit(0);
     }
     int status = 0;
-    FZ_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
+    pid_t got;
+    do /* libFuzzer's SIGALRM (its -timeout clock) may interrupt the wait */
+        got = waitpid(pid, &status, 0);
+    while (got < 0 && errno == EINTR);
+    FZ_CHECK(got == pid, "waitpid failed");
     FZ_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
              "fork child failed (status 0x%x): hung, crashed or could not use the pools", status);
 }
