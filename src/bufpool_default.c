@@ -33,12 +33,11 @@
  * x86-64 and AArch64 ldar) so the pool's fields are visible to any reader.
  * Exported: the inline tlp_buf_alloc/tlp_buf_free of tlpool.h read it. */
 _Atomic(tlp_bufpool *) tlp__buf_default;
-/* A mutex rather than pthread_once: if creation fails (ENOMEM, or
- * TLP_MAX_POOLS pools alive), a later call tries again. */
+/* A mutex rather than pthread_once: creation may fail (ENOMEM), and then
+ * the malloc fallback below is made instead, once. */
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Set, for good, when the default pool could not be made (no pool slot left,
- * or no memory): a pool without classes, so every drop-in call is a large
+/* Set, for good, when the default pool could not be made (no memory): a pool without classes, so every drop-in call is a large
  * buffer, i.e. plain malloc with the large-buffer bookkeeping. Made once:
  * the drop-ins then never try to make the default pool again (each attempt
  * made and destroyed dozens of pools), and tlp_bufpool_default() returns

@@ -204,9 +204,6 @@ void *tlp__obj_make(tlp_pool *pool);
 void tlp__obj_release(tlp_pool *pool, void *obj);
 void tlp__release_mags(tlp_pool *pool, tlp__mag *list, _Atomic uint64_t *why);
 
-/* A magazine leaving a thread's cache: its inline puts join the pool's count. */
-static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m);
-
 /* magazine.c */
 tlp__mag *tlp__mag_alloc(tlp_pool *pool);       /* an empty magazine or NULL */
 void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m);
