@@ -37,8 +37,9 @@ _Atomic(tlp_bufpool *) tlp__buf_default;
  * the malloc fallback below is made instead, once. */
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Set, for good, when the default pool could not be made (no memory): a pool without classes, so every drop-in call is a large
- * buffer, i.e. plain malloc with the large-buffer bookkeeping. Made once:
+/* Set, for good, when the default pool could not be made (no memory): a
+ * pool without classes, so every drop-in call is a large buffer, i.e.
+ * plain malloc with the large-buffer bookkeeping. Made once:
  * the drop-ins then never try to make the default pool again (each attempt
  * made and destroyed dozens of pools), and tlp_bufpool_default() returns
  * NULL. Its buffers belong to it, so the default pool must never appear
