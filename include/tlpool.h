@@ -51,12 +51,12 @@ extern "C" {
 /* The one place the version is kept: CMakeLists.txt reads these three lines
  * for project(VERSION), the SONAME, the .pc and CMake package files. */
 #define TLP_VERSION_MAJOR 0
-#define TLP_VERSION_MINOR 3
+#define TLP_VERSION_MINOR 4
 #define TLP_VERSION_PATCH 0
 #define TLP_VERSION_HEX \
     ((TLP_VERSION_MAJOR << 16) | (TLP_VERSION_MINOR << 8) | TLP_VERSION_PATCH)
 /* Bumped whenever the layout of the tlp__ structures below changes. */
-#define TLP_ABI_VERSION 1
+#define TLP_ABI_VERSION 2
 
 #if defined(_WIN32) || !defined(__GNUC__)
 #define TLP_API
@@ -505,13 +505,33 @@ TLP_API size_t tlp_buf_size(const void *ptr);
 #if defined(__GNUC__)
 #define TLP__LIKELY(x) __builtin_expect(!!(x), 1)
 #define TLP__UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Tells the compiler x holds (never NULL, here): a caller's own test folds. */
+#define TLP__ASSUME(x) ((x) ? (void)0 : __builtin_unreachable())
 #else
+#define TLP__ASSUME(x) ((void)0)
 #define TLP__LIKELY(x) (x)
 #define TLP__UNLIKELY(x) (x)
 #endif
 
 /* A magazine: a LIFO stack of idle objects, owned by one thread at a time.
- * Word-sized counters: no zero-extension in the fast path. */
+ * Its object count and the count of inline puts into it share one 64-bit
+ * word: the count in the low 16 bits (read alone as the 16-bit part that
+ * holds them), the puts above. The inline put then adds TLP__MAG_PUT_STEP
+ * (count + 1 and puts + 1) with one read-modify-write of memory, and the
+ * inline get subtracts 1 (count > 0, so no borrow reaches the puts). Magazine
+ * capacity is at most TLP_MAX_THREAD_CACHE / 2, below 2^16. The union is
+ * type punning that C allows and GCC and Clang also define for C++. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TLP__MAG_COUNT_PART 3
+#else
+#define TLP__MAG_COUNT_PART 0
+#endif
+#define TLP__MAG_PUT_STEP ((uint64_t)0x10001u)
+typedef union tlp__mag_word {
+    uint64_t word;        /* puts << 16 | count */
+    uint16_t part[4];     /* part[TLP__MAG_COUNT_PART] is the count */
+} tlp__mag_word;
+#define TLP__MAG_COUNT(m) ((uintptr_t)(m)->n.part[TLP__MAG_COUNT_PART])
 /* C++ has no flexible array members: GCC and Clang accept one as an
  * extension, silenced here so the header stays -Wpedantic clean in C++ too
  * (same layout as in C). */
@@ -525,10 +545,10 @@ TLP_API size_t tlp_buf_size(const void *ptr);
 #define TLP__FAM_EXT
 #endif
 typedef struct tlp__mag {
-    uintptr_t count;      /* objects in objs[0..count) */
+    tlp__mag_word n;      /* objects in objs[0..count), and inline puts into it while
+                           * loaded (owner-only writes; the puts are added to the pool's
+                           * count when the magazine leaves the thread) */
     uintptr_t fast_cap;   /* the inline put may push while count < fast_cap (0: always slow) */
-    uint64_t puts;        /* inline puts into it while loaded (owner-only writes; added
-                           * to the pool's count when the magazine leaves the thread) */
     struct tlp__mag *next;/* link in a shard, victim or spare list */
     TLP__FAM_EXT void *objs[]; /* capacity fixed per pool */
 } tlp__mag;
@@ -614,9 +634,9 @@ TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
  * the caller then calls tlp__get_slow / tlp__put_slow. obj must not be NULL.
  */
 /* `nslots` is read before ENTER: only the owner writes it (in its slow
- * path, where it also moves the record), so no ordering is needed. A get
- * computes count - 1 once: it is the index of the top object and the new
- * count, and its sign is the empty test. */
+ * path, where it also moves the record), so no ordering is needed. Both
+ * read the count as a 16-bit load (zero-extended, so it indexes directly)
+ * and write the whole word with one add or subtract to memory. */
 static inline bool tlp__get_fast(uint32_t slot, void **out)
 {
     tlp__slot_ref *l = tlp__tls;
@@ -625,10 +645,10 @@ static inline bool tlp__get_fast(uint32_t slot, void **out)
         return false;
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
-    intptr_t n1 = (intptr_t)m->count - 1;
-    if (TLP__LIKELY(n1 >= 0)) {
-        *out = m->objs[n1];
-        m->count = (uintptr_t)n1;
+    uintptr_t n = TLP__MAG_COUNT(m);
+    if (TLP__LIKELY(n != 0)) {
+        *out = m->objs[n - 1];
+        m->n.word -= 1;       /* count - 1; puts unchanged */
         TLP__LEAVE(t);
         return true;
     }
@@ -644,13 +664,12 @@ static inline bool tlp__put_fast(uint32_t slot, void *obj)
         return false;
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
-    uintptr_t n = m->count;
+    uintptr_t n = TLP__MAG_COUNT(m);
     /* fast_cap is 0 for pools with a reset hook, in checked builds and in the
      * sentinel: those puts go out of line. */
     if (TLP__LIKELY(n < m->fast_cap)) {
         m->objs[n] = obj;
-        m->count = n + 1;
-        m->puts++;
+        m->n.word += TLP__MAG_PUT_STEP; /* count + 1, puts + 1 */
         TLP__LEAVE(t);
         return true;
     }
@@ -662,8 +681,12 @@ static inline bool tlp__put_fast(uint32_t slot, void *obj)
 static inline void *tlp_get(tlp_pool *pool)
 {
     void *obj;
-    if (TLP__LIKELY(tlp__get_fast(((const tlp__pool_head *)(const void *)pool)->slot, &obj)))
+    if (TLP__LIKELY(tlp__get_fast(((const tlp__pool_head *)(const void *)pool)->slot, &obj))) {
+        /* Magazines never hold NULL: the caller's `if (!obj)` and a later
+         * tlp_put's NULL test fold away on this path. */
+        TLP__ASSUME(obj != NULL);
         return obj;
+    }
     return tlp__get_slow(pool);
 }
 

@@ -15,14 +15,15 @@
 # inline fast path), tlpool_noinline (-DTLP_NO_INLINE: the out-of-line
 # calls), tlpool_nohandshake (-DTLP_MEASURE_NO_HANDSHAKE: the fast path
 # without the drain handshake, i.e. before issue 3; for measuring only),
-# tlpool_scoped (-DTLPB_PAIR_SCOPED: the pair written with TLP_SCOPED).
+# tlpool_scoped (-DTLPB_PAIR_SCOPED: the pair written with TLP_SCOPED),
+# tlpool_reset (-DTLPB_PAIR_RESET: a pool whose obj_reset clears the 64 bytes).
 # Options: --build-dir DIR (default build-bench), --no-build, --out FILE
 # (also write the table there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=build-bench PAIRS=200000 BUILD_IT=1 OUT=""
-CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,tlpool_noinline,tlpool_nohandshake,tlpool_scoped
+CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,tlpool_noinline,tlpool_nohandshake,tlpool_scoped,tlpool_reset
 while [ $# -gt 0 ]; do
   case "$1" in
     --contenders) CONTENDERS=$2; shift 2 ;;

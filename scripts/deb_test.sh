@@ -36,7 +36,7 @@ echo "built: $(cd "$OUT/src" && ls *.deb | tr '\n' ' ')"
 # lintian: errors fail the step; warnings are printed.
 lintian --fail-on error --allow-root "$OUT"/src/*.changes | tee "$OUT/lintian.log"
 
-PKGS="libtlpool1 libtlpool-dev tlpool-doc"
+PKGS="libtlpool2 libtlpool-dev tlpool-doc"
 APT="apt-get -y -qq -o DPkg::Lock::Timeout=300"
 cleanup() { [ $KEEP = 1 ] || $APT remove $PKGS >/dev/null 2>&1 || true; }
 trap cleanup EXIT

@@ -41,17 +41,18 @@ if err=$(LD_LIBRARY_PATH=$P/lib "$OUT/prog_fenced" 2>&1); then fail "fenced prog
 grep -q "undefined symbol: tlp__tls_fenced" <<<"$err" || fail "unexpected error: $err"
 echo "fenced program, plain library: $err"
 
-[ -f "$C/lib/libtlpool_checked.so.1" ] || fail "no libtlpool_checked.so.1"
-[ -e "$C/lib/libtlpool.so.1" ] && fail "the checked build installed libtlpool.so.1"
+ABI=$(awk '/#define TLP_ABI_VERSION/ { print $3 }' include/tlpool.h)
+[ -f "$C/lib/libtlpool_checked.so.$ABI" ] || fail "no libtlpool_checked.so.$ABI"
+[ -e "$C/lib/libtlpool.so.$ABI" ] && fail "the checked build installed libtlpool.so.$ABI"
 cc tests/consumer/consumer.c $(pc "$C" --cflags --libs tlpool_checked) -o "$OUT/consumer_checked"
 LD_LIBRARY_PATH=$C/lib "$OUT/consumer_checked" >/dev/null || fail "checked program with checked library"
 if err=$(LD_LIBRARY_PATH=$P/lib "$OUT/consumer_checked" 2>&1); then fail "checked program loaded the plain library"; fi
-grep -q "libtlpool_checked.so.1" <<<"$err" || fail "unexpected error: $err"
+grep -q "libtlpool_checked.so.$ABI" <<<"$err" || fail "unexpected error: $err"
 echo "checked program, plain library: $err"
 cmake -S tests/consumer -B "$OUT/consumer_cmake_checked" -DTLP_PACKAGE=tlpool_checked \
   -DCMAKE_PREFIX_PATH="$C" >/dev/null
 cmake --build "$OUT/consumer_cmake_checked" >/dev/null
-readelf -d "$OUT/consumer_cmake_checked/consumer_cmake" | grep -q 'libtlpool_checked.so.1' ||
+readelf -d "$OUT/consumer_cmake_checked/consumer_cmake" | grep -q "libtlpool_checked.so.$ABI" ||
   fail "find_package(tlpool_checked) did not link libtlpool_checked"
 "$OUT/consumer_cmake_checked/consumer_cmake" >/dev/null || fail "find_package(tlpool_checked) program"
 echo "variant test: fenced/plain mismatches fail to load, checked library has its own name; all passed"

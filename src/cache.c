@@ -9,10 +9,6 @@
 #include "leak.h"
 #include "track.h"
 
-static void *pop(tlp__mag *m)
-{
-    return m->objs[--m->count];
-}
 
 /* Under the thread lock: an object from this thread's own cache or a whole
  * magazine from the shared tier, or NULL. */
@@ -23,12 +19,12 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
     tlp__mag *p = ts->prev;
     void *obj = NULL;
 
-    if (m && m->count) {
-        obj = pop(m);
-    } else if (p && p->count) {
+    if (m && tlp__mag_count(m)) {
+        obj = tlp__mag_pop(m);
+    } else if (p && tlp__mag_count(p)) {
         ts->prev = m;
         m = p;
-        obj = pop(m);
+        obj = tlp__mag_pop(m);
     } else {
         uint32_t home = tlp__home(r);
         tlp__mag *full = tlp__shard_pop(pool, home);
@@ -38,7 +34,7 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
             else if (m)
                 tlp__mag_give(pool, home, m);
             m = full;
-            obj = pop(m);
+            obj = tlp__mag_pop(m);
             tlp__count(&pool->shards[home % pool->nshards].hits_shared, 1);
         } else if (!m) {
             /* An empty magazine now, so the puts that follow are fast.
@@ -63,7 +59,7 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
     for (int i = 0; i < 2; i++) {
         if (mags[i])
             tlp__mag_retire_puts(pool, mags[i]);
-        if (mags[i] && mags[i]->count) {
+        if (mags[i] && tlp__mag_count(mags[i])) {
             mags[i]->next = list;
             list = mags[i];
         } else if (mags[i]) {
@@ -138,9 +134,9 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, vo
             *failed = true;
             return NULL;
         }
-    } else if (m->count == pool->mag_cap) {
+    } else if (tlp__mag_count(m) == pool->mag_cap) {
         tlp__mag *p = ts->prev;
-        if (p && p->count < pool->mag_cap) {
+        if (p && tlp__mag_count(p) < pool->mag_cap) {
             ts->prev = m;
             m = p;
         } else {
@@ -158,7 +154,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, vo
             m = e;
         }
     }
-    m->objs[m->count++] = obj;
+    tlp__mag_push(m, obj);
     tlp__thread_load(r, slot, m, pool->hidden);
     return spill;
 }
@@ -176,13 +172,12 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
         return false;
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
-    uintptr_t n = m->count;
+    uintptr_t n = tlp__mag_count(m);
     /* The empty sentinel has count 0 but must never be written. */
     bool ok = m != &tlp__empty_mag && n < pool->mag_cap;
     if (ok) {
         m->objs[n] = obj;
-        m->count = n + 1;
-        m->puts++;
+        m->n.word += TLP__MAG_PUT_STEP; /* count + 1, puts + 1 */
     }
     TLP__LEAVE(t);
     return ok;

@@ -86,7 +86,7 @@ static void adopt(tlp_pool *p, tlp__mag *m)
     if (!m)
         return;
     tlp__mag_retire_puts(p, m);
-    if (!m->count) {
+    if (!tlp__mag_count(m)) {
         m->next = p->spares;
         p->spares = m;
         return;
@@ -94,10 +94,10 @@ static void adopt(tlp_pool *p, tlp__mag *m)
     tlp_shard *s = &p->shards[0];
     m->next = s->mags;
     s->mags = m;
-    atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + m->count,
+    atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + tlp__mag_count(m),
                           memory_order_relaxed);
     if (p->max_idle)
-        atomic_fetch_add_explicit(&p->shared_objs, m->count, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->shared_objs, tlp__mag_count(m), memory_order_relaxed);
 }
 
 static void child(void)

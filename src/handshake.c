@@ -55,7 +55,7 @@ static void take(tlp_pool *pool, tlp__mag **list, tlp__mag *m)
     if (!m)
         return;
     tlp__mag_retire_puts(pool, m);
-    if (m->count) {
+    if (tlp__mag_count(m)) {
         m->next = *list;
         *list = m;
     } else {

@@ -271,12 +271,36 @@ static inline tlp_shard *tlp__stat_shard(tlp_pool *pool)
     return &pool->shards[(uint32_t)(cpu < 0 ? 0 : cpu) % pool->nshards];
 }
 
+/* A magazine's count and inline puts (include/tlpool.h, tlp__mag_word).
+ * Owner-only, or with the magazine taken from its owner. */
+static inline uintptr_t tlp__mag_count(const tlp__mag *m) { return TLP__MAG_COUNT(m); }
+static inline void tlp__mag_set_count(tlp__mag *m, uintptr_t n)
+{
+    m->n.part[TLP__MAG_COUNT_PART] = (uint16_t)n;
+}
+static inline uint64_t tlp__mag_puts(const tlp__mag *m) { return m->n.word >> 16; }
+/* The top object, removed (count > 0). */
+static inline void *tlp__mag_pop(tlp__mag *m)
+{
+    uintptr_t n = tlp__mag_count(m) - 1;
+    tlp__mag_set_count(m, n);
+    return m->objs[n];
+}
+/* Pushes obj (count < capacity); not counted as an inline put. */
+static inline void tlp__mag_push(tlp__mag *m, void *obj)
+{
+    uintptr_t n = tlp__mag_count(m);
+    m->objs[n] = obj;
+    tlp__mag_set_count(m, n + 1);
+}
+
 static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
 {
-    if (m->puts) {
-        atomic_fetch_add_explicit(&tlp__stat_shard(pool)->retired_puts, m->puts,
+    uint64_t puts = tlp__mag_puts(m);
+    if (puts) {
+        atomic_fetch_add_explicit(&tlp__stat_shard(pool)->retired_puts, puts,
                                   memory_order_relaxed);
-        m->puts = 0;
+        m->n.word &= 0xffffu;
     }
 }
 

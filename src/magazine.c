@@ -26,9 +26,8 @@ tlp__mag *tlp__mag_alloc(tlp_pool *pool)
         if (!m)
             return NULL;
     }
-    m->count = 0;
+    m->n.word = 0;
     m->fast_cap = pool->fast_cap;
-    m->puts = 0;
     m->next = NULL;
     return m;
 }
@@ -36,7 +35,7 @@ tlp__mag *tlp__mag_alloc(tlp_pool *pool)
 void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m)
 {
     tlp__mag_retire_puts(pool, m);
-    m->count = 0;
+    m->n.word = 0;
     pthread_mutex_lock(&pool->spare_lock);
     m->next = pool->spares;
     pool->spares = m;
@@ -63,7 +62,7 @@ void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m)
 {
     tlp_shard *s = &pool->shards[home % pool->nshards];
     tlp__mag_retire_puts(pool, m);
-    m->count = 0;
+    m->n.word = 0;
     pthread_mutex_lock(&s->lock);
     /* Bounded: when one thread only refills and another only flushes, the
      * empties pile up at the first one's home; the overflow goes to the
@@ -110,6 +109,6 @@ uint64_t tlp__mag_list_objs(const tlp__mag *list)
 {
     uint64_t n = 0;
     for (; list; list = list->next)
-        n += list->count;
+        n += tlp__mag_count(list);
     return n;
 }

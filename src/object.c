@@ -45,12 +45,12 @@ void tlp__release_mags(tlp_pool *pool, tlp__mag *list, _Atomic uint64_t *why)
 {
     while (list) {
         tlp__mag *next = list->next;
-        uintptr_t n = list->count;
+        uintptr_t n = tlp__mag_count(list);
         for (uintptr_t i = 0; i < n; i++)
             tlp__obj_release(pool, list->objs[i]);
         if (why)
             tlp__count(why, n);
-        list->count = 0;
+        tlp__mag_set_count(list, 0);
         tlp__mag_recycle(pool, list);
         list = next;
     }

@@ -93,6 +93,8 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
                                                     : TLP_DEFAULT_THREAD_CACHE;
     /* Two magazines of tc/2 (rounded down: a thread never keeps more than
      * tc); thread_cache 1 gets a single magazine of one. */
+    /* A magazine's count is 16 bits (tlp__mag_word). */
+    _Static_assert(TLP_MAX_THREAD_CACHE / 2 < 65536u, "magazine count is 16 bits");
     pool->mag_cap = tc > 1 ? tc / 2 : 1;
     pool->two_mags = tc > 1;
     /* A reset hook must run on every put: no inline puts for such pools. */

@@ -15,7 +15,7 @@ static tlp_shard *shard_at(tlp_pool *pool, uint32_t i)
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
 {
     tlp__mag_retire_puts(pool, m);
-    uint64_t n = m->count;
+    uint64_t n = tlp__mag_count(m);
     /* max_idle: reserve room first; a magazine that does not fit is released
      * whole (batch-wise, outside any lock). Relaxed: a counter, no data
      * depends on it. Pools without max_idle skip the pool-wide counter: an
@@ -49,14 +49,14 @@ static tlp__mag *pop_one(tlp_pool *pool, tlp_shard *s)
     tlp__mag *m = s->mags;
     if (m) {
         s->mags = m->next;
-        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - m->count,
+        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
                               memory_order_relaxed);
     }
     pthread_mutex_unlock(&s->lock);
     if (m) {
         m->next = NULL;
         if (pool->max_idle)
-            atomic_fetch_sub_explicit(&pool->shared_objs, m->count, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
     }
     return m;
 }

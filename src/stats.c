@@ -24,8 +24,10 @@ __attribute__((noinline)) static void read_thread(const tlp_tslot *ts, uint64_t 
     for (int i = 0; i < 2; i++) {
         if (!mags[i])
             continue;
-        *idle += *(const volatile uintptr_t *)&mags[i]->count;
-        *puts += *(const volatile uint64_t *)&mags[i]->puts;
+        /* One read of the word that holds both (tlp__mag_word). */
+        uint64_t w = *(const volatile uint64_t *)&mags[i]->n.word;
+        *idle += w & 0xffffu;
+        *puts += w >> 16;
         *has = true;
     }
 }

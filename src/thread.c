@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-tlp__mag tlp__empty_mag = { .count = 0, .fast_cap = 0, .puts = 0, .next = NULL };
+tlp__mag tlp__empty_mag = { .n = {0}, .fast_cap = 0, .next = NULL };
 
 /* nslots = 0: every fast path of a thread without a record goes to the slow
  * path, which makes one. Never written. */
@@ -108,7 +108,7 @@ static void thread_exit(void *arg)
         for (int i = 0; i < 2; i++) {
             if (!mags[i])
                 continue;
-            if (mags[i]->count)
+            if (tlp__mag_count(mags[i]))
                 tlp__shard_push(pool, r->home, mags[i]);
             else
                 tlp__mag_recycle(pool, mags[i]);

@@ -16,11 +16,11 @@ void *tlp__victim_rescue(tlp_pool *pool)
     pthread_mutex_lock(&pool->victim_lock);
     tlp__mag *m = pool->victim;
     if (m) {
-        obj = m->objs[--m->count];
+        obj = tlp__mag_pop(m);
         atomic_store_explicit(&pool->victim_objs,
                               atomic_load_explicit(&pool->victim_objs, memory_order_relaxed) - 1,
                               memory_order_relaxed);
-        if (m->count == 0) {
+        if (tlp__mag_count(m) == 0) {
             pool->victim = m->next;
             empty = m;
         }

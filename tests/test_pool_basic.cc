@@ -6,6 +6,7 @@
  */
 #include "tlp_test_util.h"
 
+#include <algorithm>
 #include <climits>
 #include <functional>
 #include <vector>
@@ -203,6 +204,38 @@ TEST(PoolBasic, ThreadCacheHoldsAtMostThreadCache)
         tlp_pool_destroy(pool);
         t.expect_all_released();
     }
+}
+
+/* The largest thread cache: a magazine's count is 16 bits wide and shares
+ * a word with its count of inline puts (tlp__mag_word), so a full magazine
+ * of TLP_MAX_THREAD_CACHE / 2 objects must not carry into the puts, and the
+ * puts must not disturb the count. Every get and put is accounted. */
+TEST(PoolBasic, LargestThreadCacheCountsExactly)
+{
+    Tracker t;
+    tlp_config c = t.config();
+    c.thread_cache = TLP_MAX_THREAD_CACHE;
+    tlp_pool *pool = make_pool(c);
+    ASSERT_NE(pool, nullptr);
+    const size_t n = TLP_MAX_THREAD_CACHE + 1000;
+    std::vector<void *> held(n);
+    for (int round = 1; round <= 3; round++) {
+        for (void *&p : held)
+            ASSERT_NE(p = tlp_get(pool), nullptr);
+        std::sort(held.begin(), held.end());
+        ASSERT_EQ(std::adjacent_find(held.begin(), held.end()), held.end()) << "an object handed out twice";
+        for (void *p : held)
+            tlp_put(pool, p);
+        tlp_stats s = stats_of(pool);
+        EXPECT_EQ(s.puts, n * round);
+        EXPECT_EQ(s.gets, n * round);
+        EXPECT_EQ(s.out, 0u);
+        EXPECT_EQ(s.idle, n);
+        EXPECT_LE(s.idle_thread, (uint64_t)TLP_MAX_THREAD_CACHE);
+        EXPECT_GE(s.idle_thread, (uint64_t)TLP_MAX_THREAD_CACHE / 2);
+    }
+    tlp_pool_destroy(pool);
+    t.expect_all_released();
 }
 
 /* Objects honour obj_align (own allocation path), for sizes below, equal to
