@@ -577,8 +577,17 @@ typedef TLP__ATOMIC(tlp__mag *) tlp__slot_ref;
 
 /* The first bytes of every pool, read by the inline fast path. */
 typedef struct tlp__pool_head {
-    uint32_t slot;        /* index into tlp__thread arrays, unique among live pools */
+    uint32_t slot;        /* index into loaded[], unique among live pools: tlp_get */
+    uint32_t put_slot;    /* what tlp_put uses: slot; slot | TLP__PUT_RESET for a pool
+                           * with obj_reset (the inline put calls the hook first);
+                           * TLP__PUT_SLOW to send every put out of line */
+    bool (*reset)(void *obj, void *ctx); /* obj_reset, for the inline put */
+    void *ctx;                           /* its ctx */
 } tlp__pool_head;
+/* Both fail the fast path's `slot < nslots` test (slots are below
+ * TLP_MAX_POOLS), so a plain pool's put pays nothing for them. */
+#define TLP__PUT_RESET 0x80000000u
+#define TLP__PUT_SLOW 0x7fffffffu
 
 /*
  * The calling thread's loaded[] (its tlp__thread just below). initial-exec
@@ -593,6 +602,9 @@ extern __thread tlp__slot_ref *tlp__tls __attribute__((tls_model("initial-exec")
 
 TLP_API void *tlp__get_slow(tlp_pool *pool);
 TLP_API void tlp__put_slow(tlp_pool *pool, void *obj);
+/* The rest of a put whose obj_reset the inline tlp_put has run: keep is
+ * what the hook returned. */
+TLP_API void tlp__put_reset_slow(tlp_pool *pool, void *obj, bool keep);
 
 /*
  * The fast path. Memory ordering (x86-64 and AArch64 alike):
@@ -665,8 +677,8 @@ static inline bool tlp__put_fast(uint32_t slot, void *obj)
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
     uintptr_t n = TLP__MAG_COUNT(m);
-    /* fast_cap is 0 for pools with a reset hook, in checked builds and in the
-     * sentinel: those puts go out of line. */
+    /* fast_cap is 0 in checked builds and in the sentinel: those puts go
+     * out of line. */
     if (TLP__LIKELY(n < m->fast_cap)) {
         m->objs[n] = obj;
         m->n.word += TLP__MAG_PUT_STEP; /* count + 1, puts + 1 */
@@ -692,10 +704,24 @@ static inline void *tlp_get(tlp_pool *pool)
 
 static inline void tlp_put(tlp_pool *pool, void *obj)
 {
+    const tlp__pool_head *h = (const tlp__pool_head *)(const void *)pool;
+    if (TLP__LIKELY(obj != NULL)) {
+        if (TLP__LIKELY(tlp__put_fast(h->put_slot, obj)))
+            return;
+        /* A pool with obj_reset: its put_slot fails the first attempt (4
+         * instructions); the hook runs here, outside the handshake (it may
+         * use pools, even this one), then the push is the fast path's.
+         * put_slot is read again (not kept from above: keeping it live
+         * costs the plain put a register copy). */
+        if (h->put_slot & TLP__PUT_RESET) {
+            bool keep = h->reset(obj, h->ctx);
+            if (TLP__LIKELY(keep) && TLP__LIKELY(tlp__put_fast(h->slot, obj)))
+                return;
+            tlp__put_reset_slow(pool, obj, keep);
+            return;
+        }
+    }
     /* NULL goes to the slow path, which ignores it. */
-    if (TLP__LIKELY(obj != NULL &&
-                    tlp__put_fast(((const tlp__pool_head *)(const void *)pool)->slot, obj)))
-        return;
     tlp__put_slow(pool, obj);
 }
 #else

@@ -245,14 +245,29 @@ __attribute__((noinline)) static void put_general(tlp_pool *pool, void *obj, boo
     tlp__lib_leave();
 }
 
+/* The inline tlp_put of a pool with obj_reset ran the hook (keep is its
+ * result) and could not push: a refused object is dropped, a kept one takes
+ * the general path without the hook. */
+void tlp__put_reset_slow(tlp_pool *pool, void *obj, bool keep)
+{
+    tlp__check_pool(pool, "tlp_put");
+    if (!keep) {
+        if (unlikely(pool->leaks))
+            tlp__leak_gave(pool, obj);
+        drop_refused(pool, obj);
+        return;
+    }
+    put_general(pool, obj, true);
+}
+
 void tlp__put_slow(tlp_pool *pool, void *obj)
 {
     if (!obj)
         return;
     tlp__check_pool(pool, "tlp_put");
 #if TLP_FASTPATH
-    /* A pool with a reset hook comes here on every put (its magazines have
-     * fast_cap 0). The common case takes no lock, so it needs no mark: it
+    /* A pool with a reset hook comes here on every put from tlp_put_noinline
+     * and TLP_NO_INLINE programs. The common case takes no lock, so it needs no mark: it
      * only stops a call from a signal handler that interrupted tlpool (a
      * mark set, or busy set under an inline operation), runs the hook with
      * nothing held (it may use pools, even this one), and pushes with the
@@ -287,7 +302,11 @@ void *tlp_get_noinline(tlp_pool *pool)
     return tlp__get_slow_at(pool, __builtin_return_address(0));
 }
 
+/* Not the inline tlp_put: its reset-hook branch would give this small
+ * function a stack frame; tlp__put_slow runs the hook here. */
 void tlp_put_noinline(tlp_pool *pool, void *obj)
 {
-    tlp_put(pool, obj);
+    if (likely(obj != NULL && tlp__put_fast(pool->head.put_slot, obj)))
+        return;
+    tlp__put_slow(pool, obj);
 }

@@ -97,8 +97,12 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     _Static_assert(TLP_MAX_THREAD_CACHE / 2 < 65536u, "magazine count is 16 bits");
     pool->mag_cap = tc > 1 ? tc / 2 : 1;
     pool->two_mags = tc > 1;
-    /* A reset hook must run on every put: no inline puts for such pools. */
-    pool->fast_cap = (TLP_FASTPATH && !cfg->obj_reset) ? pool->mag_cap : 0;
+    /* Checked builds send every put out of line (fast_cap 0). A reset hook
+     * runs on every put: the inline tlp_put calls it before pushing (see
+     * put_slot below), so the magazines of such pools take inline pushes. */
+    pool->fast_cap = TLP_FASTPATH ? pool->mag_cap : 0;
+    pool->head.reset = cfg->obj_reset;
+    pool->head.ctx = cfg->ctx;
     pool->max_idle = cfg->max_idle;
     pool->drain_ms = cfg->drain_ms ? cfg->drain_ms : cls ? 0 : conf->drain_ms;
     /* Leak tracking: every get and put must reach the slow paths. */
@@ -133,6 +137,14 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
         free(pool);
         return err;
     }
+    /* What the inline tlp_put uses (tlp__pool_head): checked builds and
+     * leak-tracked pools put out of line; a reset hook is called inline. */
+    if (!TLP_FASTPATH || pool->hidden)
+        pool->head.put_slot = TLP__PUT_SLOW;
+    else if (cfg->obj_reset)
+        pool->head.put_slot = pool->head.slot | TLP__PUT_RESET;
+    else
+        pool->head.put_slot = pool->head.slot;
     if (pool->drain_ms && tlp__drainer_add(pool) != 0) {
         pthread_mutex_lock(&tlp__registry_lock);
         tlp__slot_free(pool->head.slot);

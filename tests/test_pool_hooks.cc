@@ -288,3 +288,88 @@ TEST(PoolHooks, HooksMayUseAnotherPool)
     expect_quiescent_identities(sb);
     tlp_pool_destroy(n.b);
 }
+
+namespace {
+struct Grower {
+    Tracker t;
+    std::vector<tlp_pool *> made; /* pools the hook made, each used once */
+    bool same_pool = false;       /* the hook also takes and puts one of its own pool's objects */
+    tlp_pool *self = nullptr;
+    int depth = 0;
+};
+
+bool growing_reset(void *obj, void *ctx)
+{
+    auto *g = static_cast<Grower *>(ctx);
+    g->t.resets++;
+    if (g->depth > 0)
+        return true;
+    g->depth++;
+    /* New pools with higher slots than any this thread used: its record
+     * grows and moves while the inline tlp_put that called this hook is
+     * between its two attempts. */
+    for (int i = 0; i < 40; i++) {
+        tlp_config c;
+        std::memset(&c, 0, sizeof c);
+        c.obj_size = 16;
+        tlp_pool *p = nullptr;
+        if (tlp_pool_create(&c, &p) != 0)
+            break;
+        tlp_put(p, tlp_get(p));
+        g->made.push_back(p);
+    }
+    if (g->same_pool) {
+        void *other = tlp_get(g->self); /* the same pool, from inside its hook */
+        if (other)
+            tlp_put(g->self, other); /* runs this hook again (depth 1) */
+    }
+    g->depth--;
+    (void)obj;
+    return true;
+}
+} // namespace
+
+/* The inline tlp_put calls obj_reset between its two attempts at the fast
+ * path: a hook that grows the thread's record (so it moves) and uses the
+ * same pool must not make the push that follows write through a stale
+ * record or magazine. Every object is accounted for. */
+TEST(PoolHooks, ResetHookThatMovesTheRecordAndUsesItsPool)
+{
+    for (bool same : {false, true}) {
+        Grower g;
+        g.same_pool = same;
+        tlp_config c = g.t.config(true);
+        c.obj_reset = growing_reset;
+        c.ctx = &g;
+        c.thread_cache = 8;
+        tlp_pool *pool = make_pool(c);
+        ASSERT_NE(pool, nullptr);
+        g.self = pool;
+        std::vector<void *> held;
+        for (int i = 0; i < 12; i++)
+            held.push_back(tlp_get(pool));
+        uint64_t puts = 0;
+        for (void *p : held) {
+            tlp_put(pool, p);
+            puts += same ? 2 : 1;
+            ASSERT_EQ(g.t.resets.load(), puts);
+        }
+        /* All twelve are idle and distinct: taking them back gives each once. */
+        std::unordered_set<void *> back;
+        for (int i = 0; i < 12; i++)
+            back.insert(tlp_get(pool));
+        EXPECT_EQ(back.size(), 12u);
+        for (void *p : held)
+            EXPECT_EQ(back.count(p), 1u);
+        for (void *p : back)
+            tlp_put(pool, p);
+        tlp_stats s = stats_of(pool);
+        EXPECT_EQ(s.puts, puts + 12 * (same ? 2 : 1));
+        EXPECT_EQ(s.out, 0u);
+        expect_quiescent_identities(s);
+        for (tlp_pool *p : g.made)
+            tlp_pool_destroy(p);
+        tlp_pool_destroy(pool);
+        g.t.expect_all_released();
+    }
+}
