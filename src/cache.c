@@ -27,11 +27,19 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
         obj = tlp__mag_pop(m);
     } else {
         uint32_t home = tlp__home(r);
-        tlp__mag *full = tlp__shard_pop(pool, home);
+        /* The empty one goes back with the trade, unless it becomes the
+         * second magazine (two_mags and none yet). */
+        tlp__mag *give = (m && !(!p && pool->two_mags)) ? m : NULL;
+        tlp__mag *full = tlp__shard_trade_empty(pool, home, give);
+        if (full) {
+            give = NULL; /* traded */
+        } else {
+            full = tlp__shard_pop(pool, home); /* steal from the other shards */
+        }
         if (full) {
             if (m && !p && pool->two_mags)
                 ts->prev = m;
-            else if (m)
+            else if (give)
                 tlp__mag_give(pool, home, m);
             m = full;
             obj = tlp__mag_pop(m);
@@ -139,6 +147,19 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, vo
         if (p && tlp__mag_count(p) < pool->mag_cap) {
             ts->prev = m;
             m = p;
+        } else if (pool->two_mags && !pool->max_idle) {
+            /* p (full, or NULL) goes to the shard in the same lock round
+             * trip that brings an empty magazine back. */
+            tlp__mag *e = tlp__shard_trade_full(pool, tlp__home(r), p);
+            ts->prev = m;
+            if (!e) {
+                /* p is in the shard already; m stays loaded, as the
+                 * second magazine's place is now free. */
+                ts->prev = NULL;
+                *failed = true;
+                return NULL;
+            }
+            m = e;
         } else {
             tlp__mag *e = tlp__mag_take(pool, tlp__home(r));
             if (!e) {

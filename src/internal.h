@@ -225,6 +225,10 @@ uint64_t tlp__mag_list_objs(const tlp__mag *list);
 /* shard.c */
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m);  /* may release (max_idle) */
 tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home);           /* home first, then steal */
+/* One lock round trip each: a full magazine for an empty one (get side),
+ * an empty one for a full one (put side; not for pools with max_idle). */
+tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty);
+tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full);
 tlp__mag *tlp__shard_take_all(tlp_pool *pool);
 
 /* victim.c */

@@ -71,6 +71,81 @@ tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home)
     return NULL;
 }
 
+/*
+ * The slow paths' exchanges with the home shard, each one lock round trip
+ * instead of two (a magazine out and a magazine in). Called under the
+ * owner's thread lock (thread lock before shard lock, as everywhere).
+ */
+
+/* Get side: pops a full magazine from the home shard and, when there was
+ * one, stocks `empty` (may be NULL) in the shard's stock of empties (the
+ * spare list if the stock is full). NULL, and `empty` untouched, when the
+ * home shard has no full magazine: the caller steals (tlp__shard_pop). */
+tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty)
+{
+    tlp_shard *s = shard_at(pool, home);
+    if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
+        return NULL; /* a relaxed peek, as in pop_one */
+    /* Before it can enter the stock, where another thread may take it. If
+     * no trade happens it stays the owner's, its puts counted already. */
+    if (empty)
+        tlp__mag_retire_puts(pool, empty);
+    pthread_mutex_lock(&s->lock);
+    tlp__mag *m = s->mags;
+    bool kept = false;
+    if (m) {
+        s->mags = m->next;
+        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
+                              memory_order_relaxed);
+        if (empty && s->nempties < TLP_SHARD_EMPTIES) {
+            empty->next = s->empties;
+            s->empties = empty;
+            s->nempties++;
+            kept = true;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!m)
+        return NULL;
+    m->next = NULL;
+    if (pool->max_idle)
+        atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
+    if (empty && !kept)
+        tlp__mag_recycle(pool, empty);
+    return m;
+}
+
+/* Put side, for pools without max_idle (whose pushes may release objects,
+ * which must not happen under the thread lock): pushes `full` (may be NULL)
+ * and takes an empty magazine from the stock, else a spare or a new one;
+ * NULL when out of memory (`full` was pushed all the same). */
+tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
+{
+    tlp_shard *s = shard_at(pool, home);
+    uint64_t n = 0;
+    if (full) {
+        tlp__mag_retire_puts(pool, full);
+        n = tlp__mag_count(full);
+    }
+    pthread_mutex_lock(&s->lock);
+    if (full) {
+        full->next = s->mags;
+        s->mags = full;
+        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+    }
+    tlp__mag *e = s->empties;
+    if (e) {
+        s->empties = e->next;
+        s->nempties--;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!e)
+        return tlp__mag_alloc(pool);
+    e->next = NULL;
+    return e;
+}
+
 tlp__mag *tlp__shard_take_all(tlp_pool *pool)
 {
     tlp__mag *all = NULL;
