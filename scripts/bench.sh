@@ -156,7 +156,7 @@ for c in "${WANTED[@]}"; do
   fi
 done
 if [ $CALLGRIND = 1 ] && grep -q "^tlpool built" "$STATUS_FILE"; then
-  TARGETS+=(pair_count_tlpool pair_count_tlpool_noinline pair_count_tlpool_nohandshake pair_count_tlpool_scoped)
+  TARGETS+=(pair_count_tlpool pair_count_tlpool_noinline pair_count_tlpool_nohandshake pair_count_tlpool_scoped pair_count_tlpool_reset)
 fi
 if [ ${#TARGETS[@]} -gt 0 ]; then
   cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
@@ -263,7 +263,7 @@ if [ $CALLGRIND = 1 ]; then
   if command -v valgrind >/dev/null; then
     CG=()
     for c in "${RUN[@]}"; do CG+=("$c"); done
-    if [[ " ${RUN[*]} " == *" tlpool "* ]]; then CG+=(tlpool_noinline tlpool_nohandshake tlpool_scoped); fi
+    if [[ " ${RUN[*]} " == *" tlpool "* ]]; then CG+=(tlpool_noinline tlpool_nohandshake tlpool_scoped tlpool_reset); fi
     CG_LIST=$(printf '%s\n' "${CG[@]}" | awk '!seen[$0]++' | paste -sd, -)
     bash scripts/callgrind_pair.sh --build-dir "$BUILD" --no-build --contenders "$CG_LIST" \
       --out "$OUT/callgrind.txt" || echo "bench.sh: callgrind_pair.sh failed" >&2

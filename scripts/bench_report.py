@@ -315,6 +315,14 @@ def main():
                      f"({fmt_ns(ns('pair/size:64', 'tlpool'))} vs {fmt_ns(ns('pair/size:64', 'glibc'))} ns; target >= 4x)")
     if "tlpool" in callgrind:
         notes.append(f"issue 2: instructions per pair (callgrind), tlpool: {callgrind['tlpool']} (target <= 25)")
+    if isinstance(callgrind.get("tlpool_reset"), float):
+        notes.append(f"issue 13: instructions per pair with a clearing obj_reset (callgrind): {callgrind['tlpool_reset']}")
+    rp, pp = ns("reset/size:64", "tlpool"), ns("pair/size:64", "tlpool")
+    if rp and pp:
+        faster = [c for c in contenders if c != "tlpool" and ns("reset/size:64", c) and ns("reset/size:64", c) <= rp]
+        notes.append(f"issue 13: reset/size:64 / pair/size:64, tlpool: {rp / pp:.2f}x (target <= 1.6x) "
+                     f"{'met' if rp / pp <= 1.6 else 'MISSED'}; contenders as fast or faster: "
+                     f"{', '.join(faster) if faster else 'none'}")
     for c in contenders:
         t1, t2 = ns("threads_pair/size:64/threads:1", c), ns("threads_pair/size:64/threads:2", c)
         if t1 and t2 and c == "tlpool":
