@@ -63,6 +63,18 @@ static void take(tlp_pool *pool, tlp__mag **list, tlp__mag *m)
     }
 }
 
+/* Owner's lock held, its loaded slot unloaded (and the heavy barrier done
+ * in the relaxed build): waits out a fast path in flight, then takes the
+ * tslot's magazines. */
+static void take_tslot(tlp_pool *pool, tlp__mag **list, tlp_tslot *ts)
+{
+    wait_idle(ts->rec);
+    take(pool, list, ts->cur);
+    take(pool, list, ts->prev);
+    ts->cur = ts->prev = NULL;
+    ts->missed = false;
+}
+
 /* Visits only the pool's holders: the threads that have a cache of it. */
 tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
 {
@@ -101,11 +113,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         pthread_mutex_lock(&r->lock);
         if (ts->cur || ts->prev) {
             unload(r, slot);
-            wait_idle(r);
-            take(pool, &list, ts->cur);
-            take(pool, &list, ts->prev);
-            ts->cur = ts->prev = NULL;
-            ts->missed = false;
+            take_tslot(pool, &list, ts);
         }
         pthread_mutex_unlock(&r->lock);
     }
@@ -130,6 +138,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         }
         unload(r, slot);
         r->pending = pending;
+        r->pending_ts = ts; /* phase 3 needs no lookup through r->ts[] */
         r->reached = true;
         pending = r;
     }
@@ -146,7 +155,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
     /* Phase 3: wait for any fast path in flight, then the magazines are ours. */
     for (tlp_thread_rec *r = pending; r; r = pending) {
         pending = r->pending;
-        tlp_tslot *ts = r->ts[slot];
+        tlp_tslot *ts = r->pending_ts;
         if (!r->reached) {
             /* Not reached (signal fallback: the thread blocks the signal or
              * did not answer in time): its cache stays as it is, unloaded,
@@ -156,11 +165,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
             pthread_mutex_unlock(&r->lock);
             continue;
         }
-        wait_idle(r);
-        take(pool, &list, ts->cur);
-        take(pool, &list, ts->prev);
-        ts->cur = ts->prev = NULL;
-        ts->missed = false;
+        take_tslot(pool, &list, ts);
         pthread_mutex_unlock(&r->lock);
     }
     return list;

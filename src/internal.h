@@ -153,6 +153,7 @@ typedef struct tlp_thread_rec {
     pthread_mutex_t lock;    /* owner's slow path, drains, destroy */
     struct tlp_thread_rec *next, *prev;  /* registry list */
     struct tlp_thread_rec *pending;      /* handshake.c scratch (registry lock) */
+    struct tlp_tslot *pending_ts;        /* ... and its tslot of the pool being drained */
     uint64_t ack_goal;                   /* barrier.c scratch */
     uint32_t home;           /* home shard seed */
     pthread_t tid;           /* for the signal barrier (barrier.c) */
