@@ -31,6 +31,9 @@
 #   --no-install         do not run scripts/install_deps.sh
 #   --build-dir DIR      default build-bench
 #   --out DIR            default results/<timestamp>
+#   --cpus LIST          run every benchmark process under `taskset -c LIST`
+#                        (e.g. 0 to put all threads on one CPU, 0,1 to spread
+#                        them: the two placements of the threads scenarios)
 # Environment: GO=/path/to/go picks the Go toolchain of the go_* contenders
 # (default: go in PATH; none: they show as skipped).
 set -euo pipefail
@@ -40,7 +43,7 @@ ROOT=$PWD
 CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,go_syncpool,go_nopool
 ALL_CONTENDERS="glibc jemalloc mimalloc tcmalloc tlpool tlpool_noinline go_syncpool go_nopool"
 FILTER="" REPS=3 MIN_TIME=0.2 CALLGRIND=1 INSTALL=1 QUICK=0 STAT=best
-BUILD=build-bench OUT=""
+BUILD=build-bench OUT="" CPUS=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0; shift ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --cpus) CPUS=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -69,6 +73,12 @@ for c in "${WANTED[@]}"; do
     echo "bench.sh: unknown contender '$c' (known: $ALL_CONTENDERS)" >&2; exit 2 ;;
   esac
 done
+
+PIN=()
+if [ -n "$CPUS" ]; then
+  command -v taskset >/dev/null || { echo "bench.sh: --cpus needs taskset (util-linux)" >&2; exit 2; }
+  PIN=(taskset -c "$CPUS")
+fi
 
 T0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - T0 ))s"; }
@@ -119,7 +129,7 @@ go_run_rep() {
   [ ${#GO_RUN[@]} -gt 0 ] || return 0
   local txt=$OUT/raw/go_r$1.txt
   printf '  rep %d/%d  go: sync.Pool and bytes.Buffer, GOMAXPROCS 1 and 2\n' "$1" "$REPS"
-  if "$GO_BIN" -test.run '^$' -test.bench . -test.benchmem -test.cpu 1,2 \
+  if "${PIN[@]}" "$GO_BIN" -test.run '^$' -test.bench . -test.benchmem -test.cpu 1,2 \
       -test.benchtime "${MIN_TIME}s" >"$txt" 2>&1 &&
      python3 scripts/go_bench_json.py convert "$txt" "$OUT/raw" "$1" "$OUT/benchmarks.txt" "$FILTER" >/dev/null; then
     # Only the contenders asked for.
@@ -173,7 +183,7 @@ mkdir -p "$OUT/raw"
   echo "os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   echo "compiler: $(${CXX:-c++} --version | head -1)"
   echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (modified)')"
-  echo "options: repetitions=$REPS min_time=$MIN_TIME filter='${FILTER}' contenders=$CONTENDERS"
+  echo "options: repetitions=$REPS min_time=$MIN_TIME filter='${FILTER}' contenders=$CONTENDERS${CPUS:+ cpus=$CPUS}"
   echo "load_start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/machine.txt"
 
@@ -243,7 +253,7 @@ for rep in $(seq 1 "$REPS"); do
       json=$OUT/raw/$c/r${rep}_$idx.json
       # Names hold only [A-Za-z0-9_/:], so ^name$ selects exactly this one.
       rc=0
-      "$BUILD/bench/bench_$c" --benchmark_filter="^$n\$" --benchmark_min_time="$MIN_TIME" \
+      "${PIN[@]}" "$BUILD/bench/bench_$c" --benchmark_filter="^$n\$" --benchmark_min_time="$MIN_TIME" \
         --benchmark_format=json >"$json" 2>>"$OUT/raw/$c/stderr.txt" || rc=$?
       if [ $rc -ne 0 ]; then
         echo "bench.sh: $c $n failed (exit $rc), see $OUT/raw/$c/stderr.txt" >&2
