@@ -139,7 +139,7 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     }
     /* What the inline tlp_put uses (tlp__pool_head): checked builds and
      * leak-tracked pools put out of line; a reset hook is called inline. */
-    if (!TLP_FASTPATH || pool->hidden)
+    if (!TLP_FASTPATH || pool->leaks)
         pool->head.put_slot = TLP__PUT_SLOW;
     else if (cfg->obj_reset)
         pool->head.put_slot = pool->head.slot | TLP__PUT_RESET;
