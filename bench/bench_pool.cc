@@ -61,7 +61,7 @@ void BM_batch(benchmark::State &st)
     Pool *pool = tlpb::pool_for(size);
     std::vector<void *> objs(n);
     void **v = objs.data();
-    benchmark::DoNotOptimize(v);
+    tlpb::escape(v);
     tlpb::begin_run(st);
     for (auto _ : st) {
         for (size_t i = 0; i < n; i++)
@@ -88,7 +88,7 @@ void BM_overflow(benchmark::State &st)
     void **v = objs.data();
     for (size_t i = 0; i < n; i++)
         v[i] = take(pool, size);
-    benchmark::DoNotOptimize(v);
+    tlpb::escape(v);
     tlpb::begin_run(st);
     for (auto _ : st) {
         for (size_t i = 0; i < n; i++)

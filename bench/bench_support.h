@@ -22,6 +22,17 @@
 
 namespace tlpb {
 
+/* Makes p and everything it points to observable (a compiler barrier that
+ * reads p). Used instead of benchmark::DoNotOptimize(p) on a pointer kept
+ * across a loop: GCC 12 dropped the store of such a pointer to the stack
+ * slot that DoNotOptimize's "+m,r" operand names and later reloaded
+ * garbage from it (BM_overflow crashed after unrelated inline changes;
+ * GCC bug 92597 is the same "+m" trouble). */
+inline void escape(const void *p)
+{
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
 inline void cpu_relax()
 {
 #if defined(__x86_64__) || defined(__i386__)
