@@ -31,7 +31,7 @@ void BM_leaks(benchmark::State &st, unsigned sample)
         std::abort();
     }
     void *ballast = tlp_get(pool);
-    benchmark::DoNotOptimize(ballast);
+    tlpb::escape(ballast);
     tlpb::begin_run(st);
     for (auto _ : st) {
         void *obj = tlp_get(pool);

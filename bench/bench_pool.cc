@@ -37,7 +37,7 @@ void BM_pair(benchmark::State &st)
     const size_t size = (size_t)st.range(0);
     Pool *pool = tlpb::pool_for(size);
     void *ballast = take(pool, size);
-    benchmark::DoNotOptimize(ballast);
+    tlpb::escape(ballast);
     tlpb::begin_run(st);
     for (auto _ : st) {
         void *obj = take(pool, size);
@@ -112,7 +112,7 @@ void BM_reset(benchmark::State &st)
 {
     Pool *pool = tlpb::reset_pool_64();
     void *ballast = tlpb::take_reset(pool); /* as in pair */
-    benchmark::DoNotOptimize(ballast);
+    tlpb::escape(ballast);
     tlpb::begin_run(st);
     for (auto _ : st) {
         void *obj = tlpb::take_reset(pool);
