@@ -7,7 +7,7 @@
  *   stats:off|text|json     print tlp_stats_print to stderr at exit
  *   thread_cache:N          for pools whose thread_cache is 0
  *   drain_ms:N              for pools whose drain_ms is 0
- *   buf_max_idle_bytes:N[k|m|g], buf_thread_idle_bytes:N[k|m|g],
+ *   buf_max_idle_bytes:N[k|m|g], buf_thread_idle_bytes:N[k|m|g]|none,
  *   buf_zero_on_free:BOOL, buf_drain_ms:N
  *                           the default buffer pool (over tlp_buf_default_config)
  *
@@ -113,7 +113,9 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn, bool *know
         conf.buf_max_idle_bytes = (size_t)x;
         conf.has_buf_max_idle_bytes = true;
     } else if (is(k, kn, "buf_thread_idle_bytes")) {
-        if (!parse_num(v, vn, SIZE_MAX, true, &x))
+        if (is(v, vn, "none"))
+            x = SIZE_MAX;
+        else if (!parse_num(v, vn, SIZE_MAX, true, &x))
             return false;
         conf.buf_thread_idle_bytes = (size_t)x;
         conf.has_buf_thread_idle_bytes = true;

@@ -10,7 +10,7 @@
  *   conf_probe buf_max_idle_bytes    the default buffer pool has fewer classes (small budget)
  *   conf_probe buf_zero_on_free      freed buffers come back zeroed
  *   conf_probe buf_thread_idle_bytes N [config]
- *                                    the default pool's per-thread cap is N: a thread
+ *                                    the default pool's per-thread cap is N (or none): a thread
  *                                    freeing many buffers keeps at most N (config: set
  *                                    192 KiB with tlp_buf_default_config first)
  *   conf_probe buf_drain_ms          the default buffer pool is drained in the background
@@ -213,6 +213,14 @@ static void buf_thread_idle_bytes(unsigned long long want, bool config)
     tlp_bufpool_stats_get(tlp_bufpool_default(), &st);
     CHECK(st.thread_idle_cap == want, "thread_idle_cap %llu, want %llu",
           (unsigned long long)st.thread_idle_cap, want);
+    if (want == UINT64_MAX) {
+        /* none: the caches are bounded by each class's thread_cache only */
+        CHECK(st.idle_thread_bytes > (256u << 10), "this thread keeps only %llu idle bytes",
+              (unsigned long long)st.idle_thread_bytes);
+        CHECK(st.cap_spilled_bytes == 0, "%llu bytes spilled",
+              (unsigned long long)st.cap_spilled_bytes);
+        return;
+    }
     CHECK(st.idle_thread_bytes <= want && st.idle_thread_bytes > 0,
           "this thread keeps %llu idle bytes (cap %llu)", (unsigned long long)st.idle_thread_bytes,
           want);
@@ -330,7 +338,7 @@ int main(int argc, char **argv)
     else if (strcmp(m, "buf_max_idle_bytes") == 0)
         buf_max_idle_bytes();
     else if (strcmp(m, "buf_thread_idle_bytes") == 0 && argc >= 3)
-        buf_thread_idle_bytes(strtoull(argv[2], NULL, 10),
+        buf_thread_idle_bytes(strcmp(argv[2], "none") == 0 ? UINT64_MAX : strtoull(argv[2], NULL, 10),
                               argc == 4 && strcmp(argv[3], "config") == 0);
     else if (strcmp(m, "buf_zero_on_free") == 0)
         buf_zero_on_free();

@@ -57,6 +57,7 @@ tlp_conf_test(buf_thread_idle_bytes "buf_thread_idle_bytes:128k" buf_thread_idle
 tlp_conf_test(buf_thread_idle_bytes_default "" buf_thread_idle_bytes 262144)
 tlp_conf_test(buf_thread_idle_bytes_config "" buf_thread_idle_bytes 196608 config)
 tlp_conf_test(buf_thread_idle_bytes_env_wins "buf_thread_idle_bytes:128k" buf_thread_idle_bytes 131072 config)
+tlp_conf_test(buf_thread_idle_bytes_none "buf_thread_idle_bytes:none" buf_thread_idle_bytes none)
 # Below the default pool's largest class (64 KiB): a warning, and ignored.
 tlp_conf_test(buf_thread_idle_bytes_too_small "buf_thread_idle_bytes:1k" buf_thread_idle_bytes 262144)
 tlp_conf_test(buf_drain_ms "buf_drain_ms:20" buf_drain_ms)
