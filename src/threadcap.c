@@ -39,6 +39,7 @@ static bool grants(const tlp_pool *pool)
     return pool->fast_cap != 0 && !pool->hidden;
 }
 
+/* The one place this file reads a magazine's count (NULL: none). */
 static uint64_t count_of(const tlp__mag *m)
 {
     return m ? m->count : 0;
@@ -129,8 +130,8 @@ __attribute__((noinline)) static uint64_t rebalance(tlp__group *g, tlp_thread_re
                 continue;
             }
             /* Nothing left elsewhere: this pool's previous magazine. */
-            if (ts->prev && ts->prev->count) {
-                mine -= ts->prev->count * size;
+            if (count_of(ts->prev)) {
+                mine -= count_of(ts->prev) * size;
                 take(sp, pool, ts->prev);
                 ts->prev = NULL;
                 continue;
@@ -179,7 +180,7 @@ void tlp__cap_push(tlp_thread_rec *r, tlp__spills *sp)
     for (uint32_t i = 0; i < sp->n; i++) {
         tlp_pool *pool = sp->e[i].pool;
         tlp__mag *m = sp->e[i].m;
-        tlp__count(&tlp__stat_shard(pool)->cap_spilled, m->count);
+        tlp__count(&tlp__stat_shard(pool)->cap_spilled, count_of(m));
         tlp__shard_push(pool, home, m);
     }
     sp->n = 0;
