@@ -375,6 +375,9 @@ typedef struct tlp_bufpool_config {
     size_t   max_idle_bytes;  /* cap on idle bytes across all classes' shared tiers; 0 = default (64 MiB); SIZE_MAX = none */
     bool     zero_on_free;    /* zero every buffer when it comes back */
     const char *name;         /* used in stats and messages; may be NULL */
+    size_t   thread_idle_bytes; /* cap on idle bytes one thread's caches keep across all
+                                 * classes; 0 = default (256 KiB, at least 4 x the largest
+                                 * class); SIZE_MAX = none; below the largest class: EINVAL */
 } tlp_bufpool_config;
 
 /* 0, or EINVAL (bad config) / ENOMEM; *out untouched on error. Sized like
@@ -420,6 +423,10 @@ typedef struct tlp_bufpool_stats {
     uint64_t span_bytes;     /* address space of the spans pooled buffers are carved from
                               * (resident once touched; given back when all their buffers are idle
                               * and a drain or release_idle releases them) */
+    uint64_t thread_idle_cap;   /* the per-thread cap on idle bytes (UINT64_MAX: none) */
+    uint64_t idle_thread_bytes; /* idle bytes in threads' caches (all threads; part of idle_bytes) */
+    uint64_t cap_spilled_bytes; /* bytes the per-thread cap moved from thread caches to the
+                                 * shared tiers */
 } tlp_bufpool_stats;
 
 /* Fills *out; writes sizeof(tlp_bufpool_stats) bytes as the program saw it. */
@@ -436,8 +443,8 @@ TLP_API tlp_bufpool *tlp_bufpool_default(void);
  * Configures the default buffer pool; call before its first use (any
  * tlp_buf_* call or tlp_bufpool_default). 0; EINVAL for a config that
  * tlp_bufpool_create refuses; EBUSY once the default pool exists. The
- * TLPOOL_CONF keys buf_max_idle_bytes, buf_zero_on_free and buf_drain_ms
- * override what it sets.
+ * TLPOOL_CONF keys buf_max_idle_bytes, buf_thread_idle_bytes, buf_zero_on_free
+ * and buf_drain_ms override what it sets.
  */
 TLP_API int tlp_buf_default_config(const tlp_bufpool_config *cfg);
 

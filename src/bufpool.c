@@ -32,10 +32,32 @@
 #define TC_BYTES ((size_t)128 << 10)
 #define TC_MIN 2u
 #define TC_MAX 128u
+/* Per-thread cap on idle bytes across the classes: this, or 4 x the largest
+ * class if that is more. */
+#define DEFAULT_THREAD_IDLE_BYTES ((size_t)256 << 10)
+/* Under a per-thread cap, a class's thread cache holds at most cap /
+ * CLASS_SHARE bytes (at least one buffer), so a thread can use CLASS_SHARE
+ * classes at their full cache before the cap binds: when it does, the slow
+ * paths walk the thread's caches and move magazines (src/threadcap.c), which
+ * a server's mix of sizes must not do often. 32: docs/BUFFERS.md has the
+ * measurements. */
+#define CLASS_SHARE 32u
 /* Largest max_class accepted; far below any overflow in header arithmetic. */
 #define MAX_CLASS_LIMIT ((size_t)PTRDIFF_MAX / 8)
 
 /* ---- create / destroy --------------------------------------------------- */
+
+/* A class's thread cache under the per-thread cap: at most cap / CLASS_SHARE
+ * bytes, at least one buffer (thread_cache 1: a single magazine of one). */
+static unsigned capped_thread_cache(unsigned tc, size_t size, size_t cap)
+{
+    if (cap == SIZE_MAX)
+        return tc;
+    size_t most = cap / CLASS_SHARE / size;
+    if (most < 1)
+        most = 1;
+    return tc > most ? (unsigned)most : tc;
+}
 
 static unsigned default_thread_cache(size_t size, uint64_t max_idle)
 {
@@ -84,11 +106,30 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             return EINVAL; /* the budget cannot hold one buffer of the smallest class */
     }
 
+    /* The per-thread cap: at least one buffer of the largest class. */
+    size_t largest = tlp__buf_grid_size(gmin + n - 1);
+    size_t tcap = cfg->thread_idle_bytes;
+    if (tcap == 0)
+        tcap = largest > DEFAULT_THREAD_IDLE_BYTES / 4 ? 4 * largest : DEFAULT_THREAD_IDLE_BYTES;
+    else if (tcap < largest)
+        return EINVAL;
+
     tlp_bufpool *bp = calloc(1, sizeof(*bp));
     if (!bp)
         return ENOMEM;
+    if (tcap != SIZE_MAX) {
+        bp->group = calloc(1, sizeof(*bp->group));
+        if (!bp->group) {
+            free(bp);
+            return ENOMEM;
+        }
+        bp->group->cap = tcap;
+        bp->group->n = n;
+    }
+    bp->thread_idle_bytes = tcap;
     bp->name = strdup(cfg->name ? cfg->name : "");
     if (!bp->name) {
+        free(bp->group);
         free(bp);
         return ENOMEM;
     }
@@ -109,6 +150,7 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
         if (err) {
             destroy_classes(bp, i);
             free(bp->name);
+            free(bp->group);
             free(bp);
             return err;
         }
@@ -119,8 +161,10 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             .obj_new = tlp__buf_carve,
             .obj_free = tlp__buf_uncarve,
             .ctx = c,
-            .thread_cache = cfg->thread_cache ? cfg->thread_cache
-                                              : default_thread_cache(c->size, max_idle),
+            .thread_cache = capped_thread_cache(cfg->thread_cache
+                                                    ? cfg->thread_cache
+                                                    : default_thread_cache(c->size, max_idle),
+                                                c->size, tcap),
             .max_idle = (size_t)max_idle,
             .drain_ms = cfg->drain_ms,
             .name = name,
@@ -130,8 +174,19 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             tlp__buf_class_fini(c);
             destroy_classes(bp, i);
             free(bp->name);
+            free(bp->group);
             free(bp);
             return err;
+        }
+        if (bp->group) {
+            /* Before any thread can use the class: bp is not published. */
+            tlp__group *g = bp->group;
+            tlp_pool *p = c->pool;
+            g->pool[i] = p;
+            g->slot[i] = p->head.slot;
+            g->size[i] = c->size;
+            p->group_idx = i;
+            p->group = g;
         }
     }
     /* The fast paths' tables: grid indexes below class 0 are served by it. */
@@ -162,6 +217,7 @@ void tlp_bufpool_destroy(tlp_bufpool *bp)
     tlp__buf_pool_link(bp, false);
     destroy_classes(bp, bp->head.nclasses);
     bp->magic = 0;
+    free(bp->group);
     free(bp->name);
     free(bp);
 }
@@ -202,9 +258,12 @@ void tlp__bufpool_stats_get(tlp_bufpool *bp, tlp_bufpool_stats *out)
         c->made = s.made;
         c->released = s.released;
         out->idle_bytes += c->idle_bytes;
+        out->idle_thread_bytes += s.idle_thread * c->size;
+        out->cap_spilled_bytes += tlp__cap_spilled(bp->classes[i].pool) * c->size;
         out->span_bytes +=
             atomic_load_explicit(&bp->classes[i].span_bytes, memory_order_relaxed);
     }
     out->large_allocs = atomic_load_explicit(&bp->large_allocs, memory_order_relaxed);
     out->large_out = atomic_load_explicit(&bp->large_out, memory_order_relaxed);
+    out->thread_idle_cap = bp->thread_idle_bytes == SIZE_MAX ? UINT64_MAX : bp->thread_idle_bytes;
 }

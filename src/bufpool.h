@@ -107,6 +107,8 @@ struct tlp_bufpool {
     uint32_t grid_min;           /* grid index of class 0 */
     bool zero_on_free;
     size_t max_idle_bytes;       /* as configured (SIZE_MAX: none) */
+    size_t thread_idle_bytes;    /* per-thread cap in effect (SIZE_MAX: none) */
+    struct tlp__group *group;    /* the classes' shared per-thread cap (NULL: none) */
     char *name;
     _Atomic uint64_t large_allocs, large_out;  /* relaxed: statistics only */
     struct tlp_bufpool *next_pool, *prev_pool; /* every live pool (bufpool_span.c) */

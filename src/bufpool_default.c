@@ -58,6 +58,7 @@ static tlp_bufpool *make_fallback(void)
     }
     /* nclasses = 0, max_size = 0: the calls below never reach a class. */
     fb->max_idle_bytes = SIZE_MAX;
+    fb->thread_idle_bytes = SIZE_MAX; /* no classes: nothing is ever cached */
     fb->magic = TLP__BUFPOOL_MAGIC;
     return fb;
 }

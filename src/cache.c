@@ -88,6 +88,19 @@ static void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
     }
 }
 
+/* A pool in a group (a buffer pool's class): the per-thread idle cap
+ * (threadcap.c), then the thread lock is released and whatever the cap
+ * took from the thread's caches goes to the shared tiers. */
+__attribute__((noinline)) static void cap_unlock(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
+{
+    tlp__spills sp;
+    sp.n = 0;
+    tlp__cap_after(pool, r, ts, &sp);
+    pthread_mutex_unlock(&r->lock);
+    if (sp.n)
+        tlp__cap_push(r, &sp);
+}
+
 /* site: the caller of tlp_get / tlp_buf_alloc, for leak tracking. */
 void *tlp__get_slow(tlp_pool *pool)
 {
@@ -104,7 +117,10 @@ void *tlp__get_slow_at(tlp_pool *pool, void *site)
     if (ts) {
         lock_owner(pool, r, ts);
         obj = get_cached(pool, r, ts);
-        pthread_mutex_unlock(&r->lock);
+        if (unlikely(pool->group != NULL))
+            cap_unlock(pool, r, ts);
+        else
+            pthread_mutex_unlock(&r->lock);
     }
     if (!obj) {
         obj = tlp__victim_rescue(pool);
@@ -220,7 +236,10 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
     if (ts) {
         lock_owner(pool, r, ts);
         spill = put_cached(pool, r, ts, obj, &failed);
-        pthread_mutex_unlock(&r->lock);
+        if (unlikely(pool->group != NULL))
+            cap_unlock(pool, r, ts);
+        else
+            pthread_mutex_unlock(&r->lock);
     }
     if (failed) {
         /* No memory for a magazine: do not keep the object, lose nothing. */

@@ -7,7 +7,8 @@
  *   stats:off|text|json     print tlp_stats_print to stderr at exit
  *   thread_cache:N          for pools whose thread_cache is 0
  *   drain_ms:N              for pools whose drain_ms is 0
- *   buf_max_idle_bytes:N[k|m|g], buf_zero_on_free:BOOL, buf_drain_ms:N
+ *   buf_max_idle_bytes:N[k|m|g], buf_thread_idle_bytes:N[k|m|g]|none,
+ *   buf_zero_on_free:BOOL, buf_drain_ms:N
  *                           the default buffer pool (over tlp_buf_default_config)
  *
  * An unknown key or a bad value prints one warning naming it and is ignored.
@@ -111,6 +112,13 @@ static bool apply(const char *k, size_t kn, const char *v, size_t vn, bool *know
             return false;
         conf.buf_max_idle_bytes = (size_t)x;
         conf.has_buf_max_idle_bytes = true;
+    } else if (is(k, kn, "buf_thread_idle_bytes")) {
+        if (is(v, vn, "none"))
+            x = SIZE_MAX;
+        else if (!parse_num(v, vn, SIZE_MAX, true, &x))
+            return false;
+        conf.buf_thread_idle_bytes = (size_t)x;
+        conf.has_buf_thread_idle_bytes = true;
     } else if (is(k, kn, "buf_zero_on_free")) {
         if (!parse_bool(v, vn, &conf.buf_zero_on_free))
             return false;
@@ -254,6 +262,20 @@ void tlp__buf_default_settings(tlp_bufpool_config *out, const char *name, unsign
     pthread_mutex_unlock(&buf_lock);
     if (c->has_buf_max_idle_bytes)
         out->max_idle_bytes = c->buf_max_idle_bytes;
+    if (c->has_buf_thread_idle_bytes) {
+        /* A cap below one buffer of the largest class would make the pool
+         * EINVAL and the drop-ins fall back to malloc for good: refused. */
+        size_t largest = tlp__buf_grid_size(tlp__buf_grid(out->max_class ? out->max_class
+                                                                         : (size_t)64 << 10));
+        size_t v = c->buf_thread_idle_bytes;
+        if (v != 0 && v < largest)
+            fprintf(stderr,
+                    "tlpool: TLPOOL_CONF: buf_thread_idle_bytes %zu is below the default "
+                    "buffer pool's largest class (%zu bytes) (ignored)\n",
+                    v, largest);
+        else
+            out->thread_idle_bytes = v;
+    }
     if (c->has_buf_zero_on_free)
         out->zero_on_free = c->buf_zero_on_free;
     if (c->has_buf_drain_ms)

@@ -11,9 +11,10 @@ typedef struct tlp__conf_t {
     unsigned thread_cache;  /* 0: the library's default */
     unsigned drain_ms;
     size_t buf_max_idle_bytes;
+    size_t buf_thread_idle_bytes;
     bool buf_zero_on_free;
     unsigned buf_drain_ms;
-    bool has_buf_max_idle_bytes, has_buf_zero_on_free, has_buf_drain_ms;
+    bool has_buf_max_idle_bytes, has_buf_thread_idle_bytes, has_buf_zero_on_free, has_buf_drain_ms;
 } tlp__conf_t;
 
 /* The settings; TLPOOL_CONF is parsed on the first call. */

@@ -71,6 +71,7 @@ typedef struct tlp_shard {
     /* Slow-path statistics of the threads running on this shard's CPU:
      * relaxed adds on a line no other CPU writes (stats sum the shards). */
     _Atomic uint64_t hits_shared, slow_puts, retired_puts;
+    _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
 
 #define TLP_SHARD_EMPTIES 8u
@@ -96,6 +97,9 @@ struct tlp_pool {
     char *name;
     bool hidden;           /* leak tracking: magazines never installed for the fast path */
     bool buf_class;        /* a class of a buffer pool (not listed by tlp_pool_foreach) */
+    uint32_t group_idx;    /* index of the pool in its group */
+    struct tlp__group *group; /* the pools sharing a per-thread idle cap (a buffer
+                               * pool's classes), NULL for none; set before use */
     struct tlp__leaks *leaks; /* leak records (leak.c), NULL when not tracked */
 
     /* counters written by slow paths (relaxed atomics: statistics only) */
@@ -145,6 +149,9 @@ typedef struct tlp_tslot {
     bool missed;             /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
                               * next slow path */
+    uint64_t cap_bytes;      /* group pools: the most this cache may hold before
+                              * its next slow path, as last recorded (threadcap.c) */
+    struct tlp__tgroup *tg;  /* group pools: the thread's record for the group */
 } tlp_tslot;
 
 typedef struct tlp_thread_rec {
@@ -171,6 +178,46 @@ static inline tlp_tslot *tlp__tslot(const tlp_thread_rec *r, uint32_t slot)
 {
     return slot < r->pub->nslots ? r->ts[slot] : NULL;
 }
+
+/* ---- per-thread idle cap over a group of pools (threadcap.c) ----------- */
+
+/* Pools whose thread caches share one per-thread cap on idle bytes: a
+ * buffer pool's classes. Immutable once the pools are in use. */
+typedef struct tlp__group {
+    uint64_t cap;                         /* bytes one thread may keep idle */
+    uint32_t n;                           /* pools */
+    uint32_t slot[TLP__BUF_MAX_CLASSES];  /* their slots (the walk reads no pool) */
+    uint64_t size[TLP__BUF_MAX_CLASSES];  /* obj_size */
+    tlp_pool *pool[TLP__BUF_MAX_CLASSES];
+} tlp__group;
+
+/* One thread's record for one group, shared by its tslots of the group's
+ * pools (owner and drains, under the thread lock). */
+typedef struct tlp__tgroup {
+    uint64_t bytes;   /* sum of the tslots' cap_bytes: <= cap after each slow path */
+    uint32_t refs;    /* tslots pointing here; freed by the last tslot_drop */
+} tlp__tgroup;
+
+/* Magazines a slow path takes out of the thread's caches to honour the cap;
+ * pushed to their pools' shared tiers once the thread lock is released. */
+typedef struct tlp__spills {
+    uint32_t n;
+    struct {
+        tlp_pool *pool;
+        tlp__mag *m;
+    } e[2 * TLP__BUF_MAX_CLASSES];
+} tlp__spills;
+
+struct tlp_thread_rec;
+/* Thread lock held, after the slow path's magazine moves on a group pool:
+ * records the cache's new bound, grants the loaded magazine its inline puts
+ * (fast_cap) and, when the thread's bound would pass the cap, trims the
+ * other caches' grants and moves magazines into sp. */
+void tlp__cap_after(tlp_pool *pool, struct tlp_thread_rec *r, tlp_tslot *ts, tlp__spills *sp);
+/* No lock held: pushes what tlp__cap_after took (counted as cap_spilled). */
+void tlp__cap_push(struct tlp_thread_rec *r, tlp__spills *sp);
+/* The objects pool's shards received from the cap (statistics). */
+uint64_t tlp__cap_spilled(tlp_pool *pool);
 
 /* ---- globals (thread.c) ------------------------------------------------- */
 

@@ -75,13 +75,16 @@ typedef struct v02_bufstats {
 } v02_bufstats;
 _Static_assert(sizeof(void *) != 8 || sizeof(v02_bufstats) == TLP__BUFSTATS_SIZE_V0_2,
                "the 0.2 layout of tlp_bufpool_stats");
+_Static_assert(sizeof(void *) != 8 || TLP__BUFSTATS_SIZE_V0_3 == 5160,
+               "a field was inserted into 0.3's tlp_bufpool_stats: append new fields at the end");
 
 void tlp_bufpool_stats_get_sized(tlp_bufpool *bp, tlp_bufpool_stats *out, size_t out_size)
 {
     tlp_bufpool_stats s;
     tlp__bufpool_stats_get(bp, &s);
-    if (out_size >= sizeof s) {
-        memcpy(out, &s, sizeof s);
+    if (out_size >= TLP__BUFSTATS_SIZE_V0_3) {
+        /* 0.3 and later: the same layout, fields appended at the end. */
+        memcpy(out, &s, min_size(out_size, sizeof s));
         return;
     }
     /* A caller with the 0.2 header: its per-class entries are shorter. */

@@ -24,6 +24,9 @@
  * counters appended to tlp_bufclass_stats since made them longer, so a 0.2
  * caller gets its layout converted (sized.c). */
 #define TLP__BUFSTATS_SIZE_V0_2 ((size_t)2080)
+/* 0.3's tlp_bufpool_stats (ended at span_bytes): callers from 0.3 on share
+ * its layout and get only the fields they know. */
+#define TLP__BUFSTATS_SIZE_V0_3 TLP__END(tlp_bufpool_stats, span_bytes)
 /* The smallest config a caller may pass: the first field. */
 #define TLP__CONFIG_SIZE_MIN TLP__END(tlp_config, obj_size)
 #define TLP__BUFCONFIG_SIZE_MIN TLP__END(tlp_bufpool_config, min_class)

@@ -70,9 +70,11 @@ static int bufpool_json(tlp_bufpool *bp, void *arg)
     fprintf(c->out, "%s\n    {\"name\": ", c->n++ ? "," : "");
     json_string(c->out, bp->name);
     fprintf(c->out, ", \"idle_bytes\": %llu, \"large_allocs\": %llu, \"large_out\": %llu,"
-                    " \"classes\": [",
+                    " \"thread_idle_cap\": %llu, \"idle_thread_bytes\": %llu,"
+                    " \"cap_spilled_bytes\": %llu, \"classes\": [",
             (unsigned long long)st.idle_bytes, (unsigned long long)st.large_allocs,
-            (unsigned long long)st.large_out);
+            (unsigned long long)st.large_out, (unsigned long long)st.thread_idle_cap,
+            (unsigned long long)st.idle_thread_bytes, (unsigned long long)st.cap_spilled_bytes);
     for (unsigned i = 0; i < st.nclasses; i++) {
         const tlp_bufclass_stats *k = &st.classes[i];
         fprintf(c->out, "%s\n      {\"size\": %zu", i ? "," : "", k->size);
@@ -111,9 +113,12 @@ static int bufpool_text(tlp_bufpool *bp, void *arg)
     ctx *c = arg;
     tlp_bufpool_stats st;
     tlp_bufpool_stats_get(bp, &st);
-    fprintf(c->out, "\nbuffer pool '%s': %llu bytes idle, %llu large allocations (%llu out)\n",
-            bp->name, (unsigned long long)st.idle_bytes, (unsigned long long)st.large_allocs,
-            (unsigned long long)st.large_out);
+    fprintf(c->out,
+            "\nbuffer pool '%s': %llu bytes idle (%llu in thread caches), %llu large allocations"
+            " (%llu out), %llu bytes moved to the shared tiers by the per-thread cap\n",
+            bp->name, (unsigned long long)st.idle_bytes, (unsigned long long)st.idle_thread_bytes,
+            (unsigned long long)st.large_allocs, (unsigned long long)st.large_out,
+            (unsigned long long)st.cap_spilled_bytes);
     fprintf(c->out, "%10s %12s %12s %12s %12s %12s %12s %10s %12s %10s\n", "class", "gets",
             "hits_thread", "hits_shared", "hits_victim", "made", "released", "idle",
             "idle_bytes", "out");

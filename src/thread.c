@@ -45,7 +45,25 @@ void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot)
         ts->hnext->hprev = ts->hprev;
     r->ts[slot] = NULL;
     atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_relaxed);
+    if (ts->tg) {
+        ts->tg->bytes -= ts->cap_bytes;
+        if (--ts->tg->refs == 0)
+            free(ts->tg);
+    }
     free(ts);
+}
+
+/* Thread lock held: the thread's record for pool's group, shared with its
+ * other tslots of the group (made by the first one). */
+static tlp__tgroup *group_of(tlp_thread_rec *r, tlp_pool *pool)
+{
+    const tlp__group *g = pool->group;
+    for (uint32_t i = 0; i < g->n; i++) {
+        tlp_tslot *t = tlp__tslot(r, g->slot[i]);
+        if (t && t->tg)
+            return t->tg;
+    }
+    return calloc(1, sizeof(tlp__tgroup));
 }
 
 /* Under the registry and thread locks: the magazines of the first slot at
@@ -224,6 +242,16 @@ tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
         pthread_mutex_unlock(&tlp__registry_lock);
         free(ts);
         return NULL;
+    }
+    if (pool->group) {
+        ts->tg = group_of(r, pool);
+        if (!ts->tg) {
+            pthread_mutex_unlock(&r->lock);
+            pthread_mutex_unlock(&tlp__registry_lock);
+            free(ts);
+            return NULL;
+        }
+        ts->tg->refs++;
     }
     ts->hnext = pool->holders;
     if (pool->holders)

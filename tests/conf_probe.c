@@ -9,6 +9,10 @@
  *   conf_probe leaks off|all|N       pools leaving leak_sample 0 are tracked so
  *   conf_probe buf_max_idle_bytes    the default buffer pool has fewer classes (small budget)
  *   conf_probe buf_zero_on_free      freed buffers come back zeroed
+ *   conf_probe buf_thread_idle_bytes N [config]
+ *                                    the default pool's per-thread cap is N (or none): a thread
+ *                                    freeing many buffers keeps at most N (config: set
+ *                                    192 KiB with tlp_buf_default_config first)
  *   conf_probe buf_drain_ms          the default buffer pool is drained in the background
  *   conf_probe default_config [env]  tlp_buf_default_config (env: TLPOOL_CONF overrides it)
  *   conf_probe warnings TEXT...      stderr at first use holds each TEXT once, nothing else
@@ -189,6 +193,40 @@ static void buf_max_idle_bytes(void)
           ref.nclasses);
 }
 
+static void buf_thread_idle_bytes(unsigned long long want, bool config)
+{
+    if (config) {
+        tlp_bufpool_config cfg = { .thread_idle_bytes = 192 << 10 };
+        CHECK(tlp_buf_default_config(&cfg) == 0, "config refused");
+    }
+    /* 100 buffers of every class, then all freed: more than the cap. */
+    tlp_bufpool_stats st;
+    tlp_bufpool_stats_get(tlp_bufpool_default(), &st);
+    enum { PER = 100 };
+    static void *v[PER * 64];
+    unsigned n = 0;
+    for (unsigned c = 0; c < st.nclasses; c++)
+        for (unsigned i = 0; i < PER; i++)
+            v[n++] = tlp_buf_alloc(st.classes[c].size);
+    for (unsigned i = 0; i < n; i++)
+        tlp_buf_free(v[i]);
+    tlp_bufpool_stats_get(tlp_bufpool_default(), &st);
+    CHECK(st.thread_idle_cap == want, "thread_idle_cap %llu, want %llu",
+          (unsigned long long)st.thread_idle_cap, want);
+    if (want == UINT64_MAX) {
+        /* none: the caches are bounded by each class's thread_cache only */
+        CHECK(st.idle_thread_bytes > (256u << 10), "this thread keeps only %llu idle bytes",
+              (unsigned long long)st.idle_thread_bytes);
+        CHECK(st.cap_spilled_bytes == 0, "%llu bytes spilled",
+              (unsigned long long)st.cap_spilled_bytes);
+        return;
+    }
+    CHECK(st.idle_thread_bytes <= want && st.idle_thread_bytes > 0,
+          "this thread keeps %llu idle bytes (cap %llu)", (unsigned long long)st.idle_thread_bytes,
+          want);
+    CHECK(st.cap_spilled_bytes > 0, "nothing spilled");
+}
+
 static void buf_zero_on_free(void)
 {
     unsigned char *a = tlp_buf_alloc(100);
@@ -299,6 +337,9 @@ int main(int argc, char **argv)
         leaks(argv[2]);
     else if (strcmp(m, "buf_max_idle_bytes") == 0)
         buf_max_idle_bytes();
+    else if (strcmp(m, "buf_thread_idle_bytes") == 0 && argc >= 3)
+        buf_thread_idle_bytes(strcmp(argv[2], "none") == 0 ? UINT64_MAX : strtoull(argv[2], NULL, 10),
+                              argc == 4 && strcmp(argv[3], "config") == 0);
     else if (strcmp(m, "buf_zero_on_free") == 0)
         buf_zero_on_free();
     else if (strcmp(m, "buf_drain_ms") == 0)

@@ -53,15 +53,23 @@ tlp_conf_test(leaks_all "leaks:all" leaks all)
 tlp_conf_test(leaks_sampled "leaks:16" leaks 16)
 tlp_conf_test(buf_max_idle_bytes "buf_max_idle_bytes:64k" buf_max_idle_bytes)
 tlp_conf_test(buf_zero_on_free "buf_zero_on_free:true" buf_zero_on_free)
+tlp_conf_test(buf_thread_idle_bytes "buf_thread_idle_bytes:128k" buf_thread_idle_bytes 131072)
+tlp_conf_test(buf_thread_idle_bytes_default "" buf_thread_idle_bytes 262144)
+tlp_conf_test(buf_thread_idle_bytes_config "" buf_thread_idle_bytes 196608 config)
+tlp_conf_test(buf_thread_idle_bytes_env_wins "buf_thread_idle_bytes:128k" buf_thread_idle_bytes 131072 config)
+tlp_conf_test(buf_thread_idle_bytes_none "buf_thread_idle_bytes:none" buf_thread_idle_bytes none)
+# Below the default pool's largest class (64 KiB): a warning, and ignored.
+tlp_conf_test(buf_thread_idle_bytes_too_small "buf_thread_idle_bytes:1k" buf_thread_idle_bytes 262144)
 tlp_conf_test(buf_drain_ms "buf_drain_ms:20" buf_drain_ms)
 tlp_conf_test(default_config "" default_config)
 tlp_conf_test(default_config_env "buf_zero_on_free:1" default_config env)
-tlp_conf_test(no_warnings " leaks:off , stats:off,thread_cache:64,drain_ms:0,buf_max_idle_bytes:1g,buf_zero_on_free:no,buf_drain_ms:0" warnings)
+tlp_conf_test(no_warnings " leaks:off , stats:off,thread_cache:64,drain_ms:0,buf_max_idle_bytes:1g,buf_thread_idle_bytes:512k,buf_zero_on_free:no,buf_drain_ms:0" warnings)
 tlp_conf_test(bad_values
-  "leaks:some,stats:xml,thread_cache:99999999,drain_ms:-1,buf_max_idle_bytes:12q,buf_zero_on_free:maybe,buf_drain_ms:,colour:blue,nocolon,thread_cache:4"
+  "leaks:some,stats:xml,thread_cache:99999999,drain_ms:-1,buf_max_idle_bytes:12q,buf_thread_idle_bytes:1x,buf_zero_on_free:maybe,buf_drain_ms:,colour:blue,nocolon,thread_cache:4"
   warnings "bad value 'some' for key 'leaks'" "bad value 'xml' for key 'stats'"
   "bad value '99999999' for key 'thread_cache'" "bad value '-1' for key 'drain_ms'"
-  "bad value '12q' for key 'buf_max_idle_bytes'" "bad value 'maybe' for key 'buf_zero_on_free'"
+  "bad value '12q' for key 'buf_max_idle_bytes'" "bad value '1x' for key 'buf_thread_idle_bytes'"
+  "bad value 'maybe' for key 'buf_zero_on_free'"
   "bad value '' for key 'buf_drain_ms'" "unknown key 'colour'" "no ':' in item 'nocolon'")
 # A bad item does not stop the good ones after it (thread_cache:4 above).
 tlp_conf_test(bad_then_good "thread_cache:x,thread_cache:8" thread_cache 8)

@@ -10,6 +10,7 @@
  */
 #include <tlpool.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,43 @@ static void shorter_bufpool(void)
     tlp_bufpool_destroy(bp);
 }
 
+/* A program built against 0.3: its tlp_bufpool_config ended at name (no
+ * thread_idle_bytes: the default cap applies), its tlp_bufpool_stats at
+ * span_bytes (0.3's per-class layout; the fields appended since are not
+ * written into it). */
+static void v0_3_bufpool(void)
+{
+    const size_t cfg_v0_3 = offsetof(tlp_bufpool_config, name) + sizeof(const char *);
+    const size_t stats_v0_3 = offsetof(tlp_bufpool_stats, span_bytes) + sizeof(uint64_t);
+    CHECK(sizeof(void *) != 8 || stats_v0_3 == 5160);
+    unsigned char cfgbuf[sizeof(tlp_bufpool_config) + 64];
+    memset(cfgbuf, GARBAGE, sizeof cfgbuf);
+    memset(cfgbuf, 0, cfg_v0_3);
+    tlp_bufpool *bp = NULL;
+    CHECK(tlp_bufpool_create_sized((const tlp_bufpool_config *)(const void *)cfgbuf, cfg_v0_3,
+                                   &bp) == 0);
+    if (!bp)
+        return;
+    char *b = tlp_bufpool_alloc(bp, 100);
+    CHECK(b != NULL);
+    static unsigned char out[sizeof(tlp_bufpool_stats) + 64];
+    memset(out, GARBAGE, sizeof out);
+    tlp_bufpool_stats_get_sized(bp, (tlp_bufpool_stats *)(void *)out, stats_v0_3);
+    tlp_bufpool_stats s;
+    memcpy(&s, out, stats_v0_3);
+    /* 0.3's per-class entries: the class of 100 bytes (112) has one get. */
+    uint64_t gets = 0;
+    for (unsigned i = 0; i < s.nclasses; i++)
+        gets += s.classes[i].size == 112 ? s.classes[i].gets : 0;
+    CHECK(s.nclasses == 44 && gets == 1 && s.span_bytes > 0);
+    CHECK(all_garbage(out + stats_v0_3, sizeof out - stats_v0_3));
+    /* And a full-size read: the default cap, as thread_idle_bytes was 0. */
+    tlp_bufpool_stats_get(bp, &s);
+    CHECK(s.thread_idle_cap == 256u << 10);
+    tlp_bufpool_free(bp, b);
+    tlp_bufpool_destroy(bp);
+}
+
 int main(void)
 {
     shorter_config_and_stats();
@@ -204,6 +242,7 @@ int main(void)
     too_small();
     v0_2_entry_points();
     shorter_bufpool();
+    v0_3_bufpool();
     if (failures)
         fprintf(stderr, "test_abi_sizes: %d check(s) failed\n", failures);
     return failures ? 1 : 0;

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+// The per-thread cap on a buffer pool's idle bytes (thread_idle_bytes,
+// src/threadcap.c): a thread's caches keep at most the cap across all
+// classes, the excess goes to the shared tiers (counted in
+// cap_spilled_bytes), no buffer is lost on the way, and bad values are
+// EINVAL. The default pool's TLPOOL_CONF key is tested by conf_probe.
+#include "bufpool_test_util.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr size_t KiB = 1024;
+
+// Every class: made == released + idle + out, and gets == what was asked.
+void expect_accounted(const tlp_bufpool_stats &s)
+{
+    for (unsigned i = 0; i < s.nclasses; i++) {
+        const tlp_bufclass_stats &c = s.classes[i];
+        EXPECT_EQ(c.made, c.released + c.idle + c.out) << "class " << c.size;
+        EXPECT_EQ(c.idle_bytes, c.idle * c.size) << "class " << c.size;
+    }
+}
+
+uint64_t total_gets(const tlp_bufpool_stats &s)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < s.nclasses; i++)
+        n += s.classes[i].gets;
+    return n;
+}
+
+// Runs fn on a thread of its own, then lets the caller look at the pool
+// while that thread is still alive (its caches are thread caches until it
+// exits), then lets it exit.
+template <class F, class G> void on_live_thread(F fn, G look)
+{
+    std::atomic<int> phase{0};
+    std::thread t([&] {
+        fn();
+        phase.store(1);
+        while (phase.load() != 2)
+            std::this_thread::yield();
+    });
+    while (phase.load() != 1)
+        std::this_thread::yield();
+    look();
+    phase.store(2);
+    t.join();
+}
+
+// Every class size of bp: a thread freeing buffers of all of them holds
+// more than the cap in its caches unless the cap moves some out (each
+// class's own thread cache is at most cap / 32, at least one buffer).
+std::vector<size_t> class_sizes(tlp_bufpool *bp)
+{
+    tlp_bufpool_stats s = stats_of(bp);
+    std::vector<size_t> v;
+    for (unsigned i = 0; i < s.nclasses; i++)
+        v.push_back(s.classes[i].size);
+    return v;
+}
+
+// Takes `per_class` buffers of every class, then frees them all.
+void take_and_free_all(tlp_bufpool *bp, int per_class)
+{
+    std::vector<void *> v;
+    for (size_t size : class_sizes(bp))
+        for (int i = 0; i < per_class; i++)
+            v.push_back(tlp_bufpool_alloc(bp, size));
+    for (void *p : v)
+        tlp_bufpool_free(bp, p);
+}
+
+// A reusable barrier (C++17 has none).
+class Barrier {
+public:
+    explicit Barrier(int n) : n_(n) {}
+    void wait()
+    {
+        int gen = gen_.load();
+        if (count_.fetch_add(1) + 1 == n_) {
+            count_.store(0);
+            gen_.fetch_add(1);
+            return;
+        }
+        while (gen_.load() == gen)
+            std::this_thread::yield();
+    }
+
+private:
+    const int n_;
+    std::atomic<int> count_{0}, gen_{0};
+};
+
+}  // namespace
+
+// The case: one thread frees many buffers of several classes. With
+// the default cap (256 KiB) its caches keep at most that; the rest is in the
+// shared tiers or released by the budget, and every buffer is accounted.
+TEST(BufThreadCap, ThreadKeepsAtMostTheCap)
+{
+    BufPool bp;
+    const size_t cap = 256 * KiB;
+    EXPECT_EQ(stats_of(bp).thread_idle_cap, cap);
+    const int per_class = 200;
+    on_live_thread([&] { take_and_free_all(bp, per_class); },
+        [&] {
+            tlp_bufpool_stats s = stats_of(bp);
+            EXPECT_LE(s.idle_thread_bytes, cap);
+            EXPECT_GT(s.idle_thread_bytes, 0u);
+            EXPECT_GT(s.cap_spilled_bytes, 0u);
+            EXPECT_EQ(total_out(s), 0u);
+            EXPECT_EQ(total_gets(s), (uint64_t)per_class * s.nclasses);
+            expect_accounted(s);
+        });
+    expect_accounted(stats_of(bp));
+}
+
+// The bound holds at every moment a thread is outside the library, not just
+// at the end: a random mix of sizes and lifetimes over every class, checked
+// from the thread itself every few operations.
+TEST(BufThreadCap, BoundHoldsThroughoutARandomMix)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.thread_idle_bytes = 128 * KiB;
+    BufPool bp(cfg);
+    uint64_t worst = 0, checks = 0;
+    std::thread t([&] {
+        std::mt19937 rng(42);
+        std::vector<void *> live(400, nullptr);
+        for (int op = 0; op < 60000; op++) {
+            void *&slot = live[rng() % live.size()];
+            tlp_bufpool_free(bp, slot);
+            // Mostly small, a tail up to the largest class.
+            size_t size = (rng() % 8) ? 1 + rng() % 2048 : 1 + rng() % 65536;
+            slot = tlp_bufpool_alloc(bp, size);
+            ASSERT_NE(slot, nullptr);
+            if (op % 97 == 0) {
+                tlp_bufpool_stats s = stats_of(bp);
+                worst = std::max(worst, s.idle_thread_bytes);
+                checks++;
+            }
+            // Free a burst now and then: many puts in a row.
+            if (op % 5000 == 4999)
+                for (void *&p : live) {
+                    tlp_bufpool_free(bp, p);
+                    p = nullptr;
+                }
+        }
+        for (void *p : live)
+            tlp_bufpool_free(bp, p);
+        tlp_bufpool_stats s = stats_of(bp);
+        worst = std::max(worst, s.idle_thread_bytes);
+    });
+    t.join();
+    EXPECT_GT(checks, 600u);
+    EXPECT_LE(worst, 128 * KiB);
+    EXPECT_GT(stats_of(bp).cap_spilled_bytes, 0u);
+    tlp_bufpool_stats s = stats_of(bp);
+    EXPECT_EQ(total_out(s), 0u);
+    expect_accounted(s);
+}
+
+// A configured cap, smaller than the default: honoured, shown in the stats;
+// each class's thread cache shrinks so that its two magazines fit.
+TEST(BufThreadCap, ConfiguredCap)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.max_class = 16 * KiB;
+    cfg.thread_idle_bytes = 40 * KiB;
+    BufPool bp(cfg);
+    EXPECT_EQ(stats_of(bp).thread_idle_cap, 40 * KiB);
+    on_live_thread([&] { take_and_free_all(bp, 100); },
+        [&] {
+            tlp_bufpool_stats s = stats_of(bp);
+            EXPECT_LE(s.idle_thread_bytes, 40 * KiB);
+            EXPECT_GT(s.cap_spilled_bytes, 0u);
+            expect_accounted(s);
+        });
+}
+
+// SIZE_MAX: no cap (the 0.3 behaviour): the same frees keep more than
+// 256 KiB in the thread's caches, and nothing is counted as spilled.
+TEST(BufThreadCap, NoCap)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.thread_idle_bytes = SIZE_MAX;
+    BufPool bp(cfg);
+    EXPECT_EQ(stats_of(bp).thread_idle_cap, UINT64_MAX);
+    on_live_thread([&] { take_and_free_all(bp, 200); },
+        [&] {
+            tlp_bufpool_stats s = stats_of(bp);
+            EXPECT_GT(s.idle_thread_bytes, 256 * KiB);
+            EXPECT_EQ(s.cap_spilled_bytes, 0u);
+        });
+}
+
+TEST(BufThreadCap, BadValuesAreEinval)
+{
+    tlp_bufpool *bp = nullptr;
+    tlp_bufpool_config cfg = {};
+    // Below one buffer of the largest class (64 KiB by default).
+    for (size_t v : {(size_t)1, (size_t)1000, 64 * KiB - 1}) {
+        cfg.thread_idle_bytes = v;
+        EXPECT_EQ(tlp_bufpool_create(&cfg, &bp), EINVAL) << v;
+    }
+    EXPECT_EQ(tlp_buf_default_config(&cfg), EINVAL);
+    // The smallest accepted: one buffer of the largest class.
+    cfg.thread_idle_bytes = 64 * KiB;
+    ASSERT_EQ(tlp_bufpool_create(&cfg, &bp), 0);
+    EXPECT_EQ(stats_of(bp).thread_idle_cap, 64 * KiB);
+    // It works: one 64 KiB buffer fits, two do not.
+    on_live_thread(
+        [&] {
+            void *a = tlp_bufpool_alloc(bp, 65536), *b = tlp_bufpool_alloc(bp, 65536);
+            void *c = tlp_bufpool_alloc(bp, 1000);
+            tlp_bufpool_free(bp, a);
+            tlp_bufpool_free(bp, b);
+            tlp_bufpool_free(bp, c);
+        },
+        [&] { EXPECT_LE(stats_of(bp).idle_thread_bytes, 64 * KiB); });
+    tlp_bufpool_destroy(bp);
+    // The cap follows max_class: compared with the class in use (rounded up).
+    cfg = {};
+    cfg.max_class = 1000;  // class 1024
+    cfg.thread_idle_bytes = 1000;
+    EXPECT_EQ(tlp_bufpool_create(&cfg, &bp), EINVAL);
+    cfg.thread_idle_bytes = 1024;
+    ASSERT_EQ(tlp_bufpool_create(&cfg, &bp), 0);
+    tlp_bufpool_destroy(bp);
+}
+
+// The default for pools with larger classes: 4 x the largest class.
+TEST(BufThreadCap, DefaultFollowsTheLargestClass)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.max_class = 1024 * KiB;
+    cfg.max_idle_bytes = SIZE_MAX;
+    BufPool big(cfg);
+    EXPECT_EQ(stats_of(big).thread_idle_cap, 4096 * KiB);
+    cfg.max_class = 4 * KiB;
+    BufPool small(cfg);
+    EXPECT_EQ(stats_of(small).thread_idle_cap, 256 * KiB);
+}
+
+// Several threads, buffers freed by other threads than their takers: every
+// buffer is accounted for, and after the threads exit their caches are in
+// the shared tiers.
+TEST(BufThreadCap, CrossThreadFreesLoseNothing)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.thread_idle_bytes = 96 * KiB;
+    BufPool bp(cfg);
+    const int threads = 4, rounds = 30, per_round = 64;
+    std::vector<std::vector<void *>> handoff(threads);
+    std::vector<std::thread> ts;
+    Barrier barrier(threads);
+    std::atomic<uint64_t> worst{0};
+    for (int t = 0; t < threads; t++)
+        ts.emplace_back([&, t] {
+            std::mt19937 rng((unsigned)t);
+            for (int r = 0; r < rounds; r++) {
+                std::vector<void *> mine;
+                for (int i = 0; i < per_round; i++)
+                    mine.push_back(tlp_bufpool_alloc(bp, 1 + rng() % 40000));
+                handoff[t] = mine;
+                barrier.wait();  // everyone has published: free the next thread's
+                for (void *p : handoff[(t + 1) % threads])
+                    tlp_bufpool_free(bp, p);
+                // Read while every thread waits outside the library: a
+                // snapshot taken while they run adds up classes read at
+                // different moments, which may count a buffer twice.
+                barrier.wait();
+                if (t == 0)
+                    worst = std::max(worst.load(), stats_of(bp).idle_thread_bytes);
+                barrier.wait();  // before handoff[t] is written again
+            }
+        });
+    for (auto &t : ts)
+        t.join();
+    // All threads' caches together.
+    EXPECT_LE(worst.load(), threads * 96 * KiB);
+    EXPECT_GT(worst.load(), 0u);
+    tlp_bufpool_stats s = stats_of(bp);
+    EXPECT_EQ(total_out(s), 0u);
+    EXPECT_EQ(total_gets(s), (uint64_t)threads * rounds * per_round);
+    EXPECT_EQ(s.idle_thread_bytes, 0u);  // the threads have exited
+    expect_accounted(s);
+}
+
+// A drain empties the caches behind the records' back: the next slow paths
+// find the records overstated and recompute them; nothing is lost and the
+// cap still holds after it.
+TEST(BufThreadCap, DrainsAndTheCap)
+{
+    BufPool bp;
+    on_live_thread(
+        [&] {
+            for (int round = 0; round < 4; round++) {
+                take_and_free_all(bp, 50);
+                tlp_bufpool_drain(bp);
+                if (round == 2)
+                    tlp_bufpool_release_idle(bp);
+            }
+            take_and_free_all(bp, 200);
+        },
+        [&] {
+            tlp_bufpool_stats s = stats_of(bp);
+            EXPECT_LE(s.idle_thread_bytes, 256 * KiB);
+            EXPECT_GT(s.idle_thread_bytes, 0u);
+            EXPECT_EQ(total_out(s), 0u);
+            expect_accounted(s);
+        });
+}
