@@ -144,6 +144,7 @@ typedef struct tlp_tslot {
     struct tlp_tslot *hnext, *hprev;  /* the pool's holder list (registry lock) */
     uint64_t leak_left;      /* sampled leak tracking: gets of this pool until
                               * the next recorded one (owner only; leak.c) */
+    uintptr_t leak_seen;     /* ... cur's count when the library last ran */
     bool missed;             /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
                               * next slow path */

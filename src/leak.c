@@ -48,13 +48,14 @@ struct tlp__leaks {
     struct tlp__leaks *next;  /* every table, for fork (tables_lock) */
     unsigned sample;     /* 1: every object */
     bool trace;
+    bool window;         /* sampled, no reset hook: inline gets (see lean paths) */
     _Atomic uint64_t lost;  /* records dropped for lack of memory */
     stripe s[STRIPES];
 };
 
 /* ---- where the library's own code is (shared library only) -------------- */
 
-static uintptr_t lib_lo, lib_hi;
+static uintptr_t lib_lo, lib_len;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
@@ -69,7 +70,7 @@ static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
              * user's share one object and cannot be told apart this way. */
             if (info->dlpi_name && strstr(info->dlpi_name, "libtlpool")) {
                 lib_lo = lo;
-                lib_hi = lo + ph->p_memsz;
+                lib_len = ph->p_memsz;
             }
             return 1;
         }
@@ -94,7 +95,7 @@ static void lib_init(void)
 
 static bool in_lib(const void *p)
 {
-    return (uintptr_t)p - lib_lo < lib_hi - lib_lo;
+    return (uintptr_t)p - lib_lo < lib_len;
 }
 
 /* ---- table -------------------------------------------------------------- */
@@ -212,7 +213,7 @@ __attribute__((noinline)) static void remove_at(stripe *s, size_t i)
     s->tab[i].bt = NULL;
 }
 
-struct tlp__leaks *tlp__leaks_new(unsigned sample)
+struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook)
 {
     pthread_once(&lib_once, lib_init);
     struct tlp__leaks *L = aligned_alloc(TLP_CACHELINE, sizeof *L);
@@ -221,6 +222,7 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample)
     memset(L, 0, sizeof *L);
     L->trace = sample == TLP_LEAK_TRACE;
     L->sample = L->trace ? 1 : sample;
+    L->window = L->sample > 1 && !reset_hook && TLP_FASTPATH;
     pthread_mutex_lock(&tables_lock);
     L->next = tables;
     tables = L;
@@ -295,13 +297,11 @@ static bool due(struct tlp__leaks *L, tlp_thread_rec *r, tlp_tslot *ts)
         return (uint64_t)(((unsigned __int128)x * L->sample) >> 64) == 0;
     }
     uint64_t left = ts->leak_left;
-    if (likely(left > 1)) {
-        ts->leak_left = left - 1;
-        return false;
-    }
-    /* left == 0: this thread's first get of the pool; draw the first gap. */
-    ts->leak_left = gap(&r->leak_rng, L->sample);
-    return left == 1;
+    if (left == 0) /* this thread's first get of the pool */
+        left = gap(&r->leak_rng, L->sample);
+    bool hit = left == 1;
+    ts->leak_left = hit ? gap(&r->leak_rng, L->sample) : left - 1;
+    return hit;
 }
 
 /* The user's site and, if asked, the frames from it on. A site inside a
@@ -495,6 +495,8 @@ static inline bool forget_quick(stripe *s, void *obj, uint64_t h)
     return true;
 }
 
+static void lean_put_slow(tlp_pool *pool, void *obj);
+
 /* Records obj (due already decided). */
 __attribute__((noinline)) static void *lean_record(tlp_pool *pool, void *obj, void *site)
 {
@@ -514,13 +516,46 @@ __attribute__((noinline)) static void *lean_sample(tlp_pool *pool, tlp_tslot *ts
     return obj;
 }
 
-void *tlp__leak_get(tlp_pool *pool, void *site)
+/*
+ * Window mode (sampled pools without a reset hook). The tslot counts down
+ * the gets until the recorded one (leak_left: that get is the leak_left-th
+ * from the last time the library ran; 0: not drawn yet). While cur holds
+ * fewer objects than that (count <= leak_left - 1), cur itself is shown to
+ * the inline path, so inline gets pop from it without a call and cannot
+ * reach the recorded get, which finds cur empty and comes here; the
+ * magazines' fast_cap is 0, so every put comes here and counts the inline
+ * gets since the last visit (leak_seen - count), then pushes onto cur
+ * only while that keeps the invariant, else onto prev. Otherwise the slot
+ * shows tlp__leak_mag and every get comes here. The view changes by a
+ * compare-and-swap of loaded[slot] under busy: a drain's store of
+ * tlp__empty_mag wins or is not lost (it then waits for busy == 0 as
+ * ever). The locked paths install tlp__leak_mag (tlp__thread_load); the
+ * inline gets a drain cuts short are not counted (a few gets' error).
+ */
+static inline void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view,
+                                 tlp_tslot *ts, uint64_t left)
 {
-    tlp__thread *t;
-    tlp__slot_ref *l;
-    tlp_tslot *ts = lean_begin(pool, "tlp_get", &t, &l);
-    if (unlikely(!ts))
-        return tlp__get_locked(pool, site);
+    tlp__mag *cur = ts->cur;
+    tlp__mag *want = cur && cur->count < left ? cur : &tlp__leak_mag;
+    ts->leak_left = left;
+    ts->leak_seen = cur ? cur->count : 0;
+    if (want != view)
+        (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
+                                                      memory_order_relaxed);
+}
+
+/* left: the countdown with the inline gets since the last visit taken off
+ * (view is cur or tlp__leak_mag). */
+static inline uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
+{
+    uint64_t left = ts->leak_left;
+    if (view == ts->cur)
+        left -= ts->leak_seen - view->count;
+    return left;
+}
+
+static inline void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *t, tlp__slot_ref *l)
+{
     void *obj = NULL;
     TLP__ENTER(t);
     if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
@@ -532,17 +567,133 @@ void *tlp__leak_get(tlp_pool *pool, void *site)
         }
     }
     TLP__LEAVE(t);
+    return obj;
+}
+
+static inline void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
+                                                  tlp__thread *t, tlp__slot_ref *l)
+{
+    uint32_t slot = pool->head.slot;
+    void *obj = NULL;
+    bool hit = false;
+    TLP__ENTER(t);
+    tlp__mag *view = TLP__LOADED(l, slot);
+    if (likely(view == ts->cur || view == &tlp__leak_mag)) {
+        uint64_t left = window_left(ts, view);
+        tlp__mag *m = lean_pop_mag(ts);
+        if (likely(m != NULL)) {
+            uintptr_t n = m->count - 1;
+            obj = m->objs[n];
+            m->count = n;
+            uint64_t *state = &tlp__self_rec->leak_rng;
+            if (left == 0)
+                left = gap(state, pool->leaks->sample);
+            hit = left == 1;
+            left = hit ? gap(state, pool->leaks->sample) : left - 1;
+            window_settle(l, slot, view, ts, left);
+        } else {
+            ts->leak_left = left; /* the locked path counts on */
+        }
+    }
+    TLP__LEAVE(t);
     if (unlikely(!obj))
         return tlp__get_locked(pool, site);
-    if (pool->leaks->sample != 1) {
-        /* Sampled: the countdown, here; the draw and the record out of line. */
-        uint64_t left = ts->leak_left;
-        if (likely(left > 1)) {
-            ts->leak_left = left - 1;
-            return obj;
-        }
-        return lean_sample(pool, ts, obj, site);
+    if (hit)
+        return lean_record(pool, obj, site);
+    return obj;
+}
+
+/* cur is not NULL while the slot shows cur or tlp__leak_mag (the locked
+ * paths install tlp__leak_mag only over a magazine). s: obj's stripe when
+ * it holds records (forget first), else NULL. Two copies (below), so that
+ * the common one, with nothing to forget, needs no stack frame. */
+static inline void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, tlp__slot_ref *l,
+                              stripe *s, uint64_t h)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__thread *t = tlp__head(l);
+    TLP__ENTER(t);
+    tlp__mag *view = TLP__LOADED(l, slot);
+    tlp__mag *cur = ts->cur;
+    if (unlikely(view != cur && view != &tlp__leak_mag)) {
+        TLP__LEAVE(t);
+        lean_put_slow(pool, obj);
+        return;
     }
+    uintptr_t n = cur->count;
+    uint64_t left = ts->leak_left;
+    if (view == cur)
+        left -= ts->leak_seen - n; /* the inline gets since the last visit */
+    ts->leak_left = left;
+    ts->leak_seen = n;
+    /* cur while it stays below the countdown, else prev, else cur */
+    uintptr_t cap = pool->mag_cap;
+    tlp__mag *m = cur;
+    if (n + 1 >= left || n >= cap) {
+        tlp__mag *p = ts->prev;
+        if (p && p->count < cap)
+            m = p;
+        else if (unlikely(n >= cap))
+            goto slow;
+    }
+    if (s && !forget_quick(s, obj, h))
+        goto slow;
+    push(m, obj);
+    n = cur->count;
+    ts->leak_seen = n;
+    tlp__mag *want = n < left ? cur : &tlp__leak_mag;
+    if (want != view)
+        (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
+                                                      memory_order_relaxed);
+    TLP__LEAVE(t);
+    return;
+slow:
+    TLP__LEAVE(t);
+    lean_put_slow(pool, obj);
+}
+
+__attribute__((noinline)) static void window_put_plain(tlp_pool *pool, void *obj, tlp_tslot *ts,
+                                                       tlp__slot_ref *l)
+{
+    window_put(pool, obj, ts, l, NULL, 0);
+}
+
+__attribute__((noinline)) static void window_put_forget(tlp_pool *pool, void *obj, tlp_tslot *ts,
+                                                        tlp__slot_ref *l, stripe *s, uint64_t h)
+{
+    window_put(pool, obj, ts, l, s, h);
+}
+
+/* Sampled pools: window mode, or (reset hook) every get here with the
+ * countdown inline and the draw and the record out of line. */
+__attribute__((noinline)) static void *sampled_get(tlp_pool *pool, void *site, tlp_tslot *ts,
+                                                   tlp__thread *t, tlp__slot_ref *l)
+{
+    if (pool->leaks->window)
+        return window_get(pool, site, ts, t, l);
+    void *obj = lean_pop(pool, ts, t, l);
+    if (unlikely(!obj))
+        return tlp__get_locked(pool, site);
+    uint64_t left = ts->leak_left;
+    if (likely(left > 1)) {
+        ts->leak_left = left - 1;
+        return obj;
+    }
+    return lean_sample(pool, ts, obj, site);
+}
+
+void *tlp__leak_get(tlp_pool *pool, void *site)
+{
+    tlp__thread *t;
+    tlp__slot_ref *l;
+    tlp_tslot *ts = lean_begin(pool, "tlp_get", &t, &l);
+    if (unlikely(!ts))
+        return tlp__get_locked(pool, site);
+    if (pool->leaks->sample != 1)
+        return sampled_get(pool, site, ts, t, l);
+    void *obj = lean_pop(pool, ts, t, l);
+    if (unlikely(!obj))
+        return tlp__get_locked(pool, site);
     return lean_record(pool, obj, site);
 }
 
@@ -587,6 +738,15 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
     }
     uint64_t h = mix(obj);
     stripe *s = stripe_of(pool->leaks, h);
+    if (pool->leaks->window) {
+        /* The record of obj, if any, was made before the object reached
+         * this thread, so a stripe count of 0 means nothing to forget. */
+        if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
+            window_put_plain(pool, obj, ts, l);
+        else
+            window_put_forget(pool, obj, ts, l, s, h);
+        return;
+    }
     uintptr_t cap = pool->mag_cap;
     bool ok = false;
     TLP__ENTER(t);

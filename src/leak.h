@@ -15,8 +15,9 @@
 #include <stdio.h>
 
 /* A table for a pool tracking one object in `sample` (1: every object;
- * TLP_LEAK_TRACE: every object with a backtrace). NULL: out of memory. */
-struct tlp__leaks *tlp__leaks_new(unsigned sample);
+ * TLP_LEAK_TRACE: every object with a backtrace), with or without a reset
+ * hook. NULL: out of memory. */
+struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook);
 void tlp__leaks_free(struct tlp__leaks *leaks);
 
 /* obj was handed out by pool; site is the return address of the user's call. */
