@@ -45,7 +45,7 @@ typedef struct stripe {
 } __attribute__((aligned(TLP_CACHELINE))) stripe;
 
 struct tlp__leaks {
-    struct tlp__leaks *next;  /* every table, for fork (tables_lock) */
+    struct tlp__leaks *next, *prev;  /* every table, for fork (tables_lock) */
     unsigned sample;     /* 1: every object */
     bool trace;
     bool window;         /* sampled, no reset hook: inline gets (see lean paths) */
@@ -225,6 +225,8 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook)
     L->window = L->sample > 1 && !reset_hook && TLP_FASTPATH;
     pthread_mutex_lock(&tables_lock);
     L->next = tables;
+    if (tables)
+        tables->prev = L;
     tables = L;
     pthread_mutex_unlock(&tables_lock);
     return L;
@@ -235,12 +237,13 @@ void tlp__leaks_free(struct tlp__leaks *L)
     if (!L)
         return;
     pthread_mutex_lock(&tables_lock);
-    for (struct tlp__leaks **p = &tables; *p; p = &(*p)->next) {
-        if (*p == L) {
-            *p = L->next;
-            break;
-        }
-    }
+    /* O(1): a program may have tens of thousands of tracked pools. */
+    if (L->prev)
+        L->prev->next = L->next;
+    else
+        tables = L->next;
+    if (L->next)
+        L->next->prev = L->prev;
     pthread_mutex_unlock(&tables_lock);
     for (unsigned i = 0; i < STRIPES; i++) {
         stripe *s = &L->s[i];
