@@ -26,6 +26,10 @@
 #include <string.h>
 #include <time.h>
 
+/* The hot helpers of the tracked paths, inlined at -O2 too (the library's
+ * users build with -O2; the instruction counts in the README are -O3). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 #define STRIPES 16u
 #define BT_CAPTURE 24   /* frames captured, ours included */
 #define BT_KEEP 8       /* frames kept from the user's site on */
@@ -103,12 +107,12 @@ static bool in_lib(const void *p)
 /* Fibonacci hashing (one multiply): the top 4 bits pick the stripe, the
  * bits from 28 up the home slot in it (pointers differ in their middle
  * bits, which the multiply carries up). */
-static inline uint64_t mix(const void *p)
+static ALWAYS_INLINE uint64_t mix(const void *p)
 {
     return (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
 }
 
-static inline size_t home_of(uint64_t h, size_t mask)
+static ALWAYS_INLINE size_t home_of(uint64_t h, size_t mask)
 {
     return (size_t)(h >> 28) & mask;
 }
@@ -125,13 +129,13 @@ __attribute__((noinline)) static void lock_wait(stripe *s)
     }
 }
 
-static inline void lock(stripe *s)
+static ALWAYS_INLINE void lock(stripe *s)
 {
     if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
         lock_wait(s);
 }
 
-static inline void unlock(stripe *s)
+static ALWAYS_INLINE void unlock(stripe *s)
 {
     atomic_store_explicit(&s->lock, false, memory_order_release);
 }
@@ -165,13 +169,13 @@ void tlp__leaks_atfork(int phase)
         unlock_all();
 }
 
-static inline stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
+static ALWAYS_INLINE stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
 {
     return &L->s[h >> 60];
 }
 
 /* Index of obj, or of the empty slot where it would go. cap > 0. */
-static inline size_t probe(const stripe *s, const void *obj, uint64_t h)
+static ALWAYS_INLINE size_t probe(const stripe *s, const void *obj, uint64_t h)
 {
     size_t mask = s->cap - 1, i = home_of(h, mask);
     while (s->tab[i].obj && s->tab[i].obj != obj)
@@ -336,7 +340,7 @@ __attribute__((noinline)) static void **trace_from(void **site, bool keep)
 /* Inlined into its two callers, which are out of line themselves. */
 /* t: now_ns(), read first by the callers (fewer registers live across
  * the call). */
-static inline void record(struct tlp__leaks *L, void *obj, void *site, uint64_t t)
+static ALWAYS_INLINE void record(struct tlp__leaks *L, void *obj, void *site, uint64_t t)
 {
     void **bt = NULL;
     if (unlikely(L->trace || in_lib(site)))
@@ -432,7 +436,7 @@ void tlp__leak_gave(tlp_pool *pool, void *obj)
  */
 
 /* The calling thread's tslot of pool, or NULL (then: the locked path). */
-static inline tlp_tslot *lean_begin(tlp_pool *pool, const char *what, tlp__thread **tp,
+static ALWAYS_INLINE tlp_tslot *lean_begin(tlp_pool *pool, const char *what, tlp__thread **tp,
                                     tlp__slot_ref **lp)
 {
     uint32_t slot = pool->head.slot;
@@ -452,7 +456,7 @@ static inline tlp_tslot *lean_begin(tlp_pool *pool, const char *what, tlp__threa
 
 /* Under busy, loaded[slot] == &tlp__leak_mag: the magazine to pop from /
  * push onto, or NULL. */
-static inline tlp__mag *lean_pop_mag(tlp_tslot *ts)
+static ALWAYS_INLINE tlp__mag *lean_pop_mag(tlp_tslot *ts)
 {
     tlp__mag *m = ts->cur;
     if (!m || !m->count)
@@ -460,7 +464,7 @@ static inline tlp__mag *lean_pop_mag(tlp_tslot *ts)
     return m && m->count ? m : NULL;
 }
 
-static inline tlp__mag *lean_push_mag(tlp_tslot *ts, uintptr_t cap)
+static ALWAYS_INLINE tlp__mag *lean_push_mag(tlp_tslot *ts, uintptr_t cap)
 {
     tlp__mag *m = ts->cur;
     if (!m || m->count >= cap)
@@ -468,7 +472,7 @@ static inline tlp__mag *lean_push_mag(tlp_tslot *ts, uintptr_t cap)
     return m && m->count < cap ? m : NULL;
 }
 
-static inline void push(tlp__mag *m, void *obj)
+static ALWAYS_INLINE void push(tlp__mag *m, void *obj)
 {
     uintptr_t n = m->count;
     m->objs[n] = obj;
@@ -479,7 +483,7 @@ static inline void push(tlp__mag *m, void *obj)
 /* The common case of forgetting obj's record, with no call: the stripe's
  * lock free at once, the record (if any) at the end of its probe run and
  * without a backtrace. Returns false, having changed nothing, otherwise. */
-static inline bool forget_quick(stripe *s, void *obj, uint64_t h)
+static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h)
 {
     if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
         return false;
@@ -535,7 +539,7 @@ __attribute__((noinline)) static void *lean_sample(tlp_pool *pool, tlp_tslot *ts
  * ever). The locked paths install tlp__leak_mag (tlp__thread_load); the
  * inline gets a drain cuts short are not counted (a few gets' error).
  */
-static inline void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view,
+static ALWAYS_INLINE void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view,
                                  tlp_tslot *ts, uint64_t left)
 {
     tlp__mag *cur = ts->cur;
@@ -549,7 +553,7 @@ static inline void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view
 
 /* left: the countdown with the inline gets since the last visit taken off
  * (view is cur or tlp__leak_mag). */
-static inline uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
+static ALWAYS_INLINE uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
 {
     uint64_t left = ts->leak_left;
     if (view == ts->cur)
@@ -557,7 +561,7 @@ static inline uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
     return left;
 }
 
-static inline void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *t, tlp__slot_ref *l)
+static ALWAYS_INLINE void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *t, tlp__slot_ref *l)
 {
     void *obj = NULL;
     TLP__ENTER(t);
@@ -573,7 +577,7 @@ static inline void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *t, tlp_
     return obj;
 }
 
-static inline void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
+static ALWAYS_INLINE void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
                                                   tlp__thread *t, tlp__slot_ref *l)
 {
     uint32_t slot = pool->head.slot;
@@ -610,7 +614,7 @@ static inline void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
  * paths install tlp__leak_mag only over a magazine). s: obj's stripe when
  * it holds records (forget first), else NULL. Two copies (below), so that
  * the common one, with nothing to forget, needs no stack frame. */
-static inline void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, tlp__slot_ref *l,
+static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, tlp__slot_ref *l,
                               stripe *s, uint64_t h)
 {
     uint32_t slot = pool->head.slot;
