@@ -585,7 +585,10 @@ static ALWAYS_INLINE void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
     bool hit = false;
     TLP__ENTER(t);
     tlp__mag *view = TLP__LOADED(l, slot);
-    if (likely(view == ts->cur || view == &tlp__leak_mag)) {
+    /* The tslot's pointers are read only once the slot shows something
+     * else than the empty sentinel: a drain that stored the sentinel may
+     * be writing them (it waited for busy == 0 before this operation). */
+    if (likely(view == &tlp__leak_mag || (view != &tlp__empty_mag && view == ts->cur))) {
         uint64_t left = window_left(ts, view);
         tlp__mag *m = lean_pop_mag(ts);
         if (likely(m != NULL)) {
@@ -621,8 +624,10 @@ static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, t
     tlp__thread *t = tlp__head(l);
     TLP__ENTER(t);
     tlp__mag *view = TLP__LOADED(l, slot);
-    tlp__mag *cur = ts->cur;
-    if (unlikely(view != cur && view != &tlp__leak_mag)) {
+    /* ts->cur only once the slot does not show the empty sentinel (see
+     * window_get). */
+    tlp__mag *cur = view == &tlp__empty_mag ? NULL : ts->cur;
+    if (unlikely(!cur || (view != cur && view != &tlp__leak_mag))) {
         TLP__LEAVE(t);
         lean_put_slow(pool, obj);
         return;
