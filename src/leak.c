@@ -637,16 +637,16 @@ static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, t
     if (view == cur)
         left -= ts->leak_seen - n; /* the inline gets since the last visit */
     ts->leak_left = left;
-    ts->leak_seen = n;
     /* cur while it stays below the countdown, else prev, else cur */
     uintptr_t cap = pool->mag_cap;
     tlp__mag *m = cur;
-    if (n + 1 >= left || n >= cap) {
-        tlp__mag *p = ts->prev;
-        if (p && p->count < cap)
-            m = p;
-        else if (unlikely(n >= cap))
-            goto slow;
+    if (unlikely(n + 1 >= left || n >= cap)) {
+        m = ts->prev;
+        if (!m || m->count >= cap) {
+            if (n >= cap)
+                goto slow;
+            m = cur;
+        }
     }
     if (s && !forget_quick(s, obj, h))
         goto slow;
@@ -660,6 +660,7 @@ static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, t
     TLP__LEAVE(t);
     return;
 slow:
+    ts->leak_seen = n;
     TLP__LEAVE(t);
     lean_put_slow(pool, obj);
 }
