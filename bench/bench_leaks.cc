@@ -6,9 +6,9 @@
  *   leaks_all       leak_sample = 1: every object recorded and forgotten;
  *   leaks_1in64     leak_sample = 64: one object in 64 recorded;
  *   leaks_trace     TLP_LEAK_TRACE: every object, with a backtrace.
- * Tracked pools hide their magazines from the inline fast path, so every
- * get and put of leaks_all/1in64/trace runs the out-of-line slow paths
- * (the thread lock) whether or not the object is sampled.
+ * leaks_all and leaks_trace run every get and put out of line (lock-free,
+ * plus the record); leaks_1in64's gets are inline but for the recorded
+ * ones, its puts out of line (docs/DESIGN.md, "Leak tracking").
  */
 #include "bench_support.h"
 

@@ -5,7 +5,8 @@
  * like the benchmarks: malloc/free for the allocators, tlp_get/tlp_put for
  * tlpool (inline, -DTLP_NO_INLINE, or -DTLP_MEASURE_NO_HANDSHAKE, the fast
  * path without the drain handshake, only to measure what it costs; or
- * -DTLPB_PAIR_SCOPED, the pair written with TLP_SCOPED).
+ * -DTLPB_PAIR_SCOPED, the pair written with TLP_SCOPED; or
+ * -DTLPB_LEAK_SAMPLE=N, the pool leak-tracked with leak_sample = N).
  *
  * The script runs it with N and 2N pairs under callgrind and divides the
  * difference of the instruction totals by N: start-up and teardown cancel.
@@ -71,6 +72,9 @@ int main(int argc, char **argv)
     cfg.obj_size = 64;
 #ifdef TLPB_PAIR_RESET
     cfg.obj_reset = clear64;
+#endif
+#ifdef TLPB_LEAK_SAMPLE
+    cfg.leak_sample = TLPB_LEAK_SAMPLE;
 #endif
     if (tlp_pool_create(&cfg, &made) != 0) {
         fprintf(stderr, "pair_count: tlp_pool_create failed\n");

@@ -16,14 +16,16 @@
 # calls), tlpool_nohandshake (-DTLP_MEASURE_NO_HANDSHAKE: the fast path
 # without the drain handshake, i.e. before issue 3; for measuring only),
 # tlpool_scoped (-DTLPB_PAIR_SCOPED: the pair written with TLP_SCOPED),
-# tlpool_reset (-DTLPB_PAIR_RESET: a pool whose obj_reset clears the 64 bytes).
+# tlpool_reset (-DTLPB_PAIR_RESET: a pool whose obj_reset clears the 64 bytes),
+# tlpool_leaks and tlpool_leaks64 (a leak-tracked pool: leak_sample 1 and
+# 64).
 # Options: --build-dir DIR (default build-bench), --no-build, --out FILE
 # (also write the table there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=build-bench PAIRS=200000 BUILD_IT=1 OUT=""
-CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,tlpool_noinline,tlpool_nohandshake,tlpool_scoped,tlpool_reset
+CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,tlpool_noinline,tlpool_nohandshake,tlpool_scoped,tlpool_reset,tlpool_leaks,tlpool_leaks64
 while [ $# -gt 0 ]; do
   case "$1" in
     --contenders) CONTENDERS=$2; shift 2 ;;
@@ -50,7 +52,7 @@ if [ $BUILD_IT = 1 ]; then
       targets+=("pair_count_$c")
     fi
   done
-  [ ${#targets[@]} -eq 0 ] || cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}" >/dev/null
+  [ ${#targets[@]} -eq 0 ] || cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target "${targets[@]}" >/dev/null
 fi
 
 TMP=$(mktemp -d)

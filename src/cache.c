@@ -110,6 +110,17 @@ void *tlp__get_slow(tlp_pool *pool)
 void *tlp__get_slow_at(tlp_pool *pool, void *site)
 {
     tlp__check_pool(pool, "tlp_get");
+#if TLP_FASTPATH
+    /* Leak tracking: leak.c's lock-free path, which calls the one below
+     * when it cannot serve the get. */
+    if (unlikely(pool->leaks))
+        return tlp__leak_get(pool, site);
+#endif
+    return tlp__get_locked(pool, site);
+}
+
+void *tlp__get_locked(tlp_pool *pool, void *site)
+{
     tlp__lib_enter(pool, "tlp_get");
     tlp_thread_rec *r = tlp__thread_self();
     tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
@@ -210,7 +221,8 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
     uintptr_t n = tlp__mag_count(m);
-    /* The empty sentinel has count 0 but must never be written. */
+    /* The empty sentinel has count 0 but must never be written (nor
+     * tlp__leak_mag: leak-tracked pools do not come here). */
     bool ok = m != &tlp__empty_mag && n < pool->mag_cap;
     if (ok) {
         m->objs[n] = obj;
@@ -300,6 +312,12 @@ void tlp__put_reset_slow(tlp_pool *pool, void *obj, bool keep)
     put_general(pool, obj, true);
 }
 
+/* A put without a reset hook, locked: leak.c's fallback. */
+void tlp__put_locked(tlp_pool *pool, void *obj)
+{
+    put_general(pool, obj, false);
+}
+
 void tlp__put_slow(tlp_pool *pool, void *obj)
 {
     if (!obj)
@@ -323,11 +341,18 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
             return;
         }
         /* tlp__tls is read again inside: the hook may have grown the record.
-         * A leak-tracked pool is hidden from the inline path, so its puts
-         * continue in put_general, which forgets the record. */
-        if (likely(put_after_reset(pool, obj)))
+         * A leak-tracked pool's slot shows tlp__leak_mag, which must not be
+         * written: its puts continue in put_general, which forgets the
+         * record. */
+        if (likely(pool->leaks == NULL) && likely(put_after_reset(pool, obj)))
             return;
         put_general(pool, obj, true);
+        return;
+    }
+    /* Leak tracking: leak.c's lock-free path, which calls tlp__put_locked
+     * when it cannot serve the put. */
+    if (unlikely(pool->leaks)) {
+        tlp__leak_put(pool, obj);
         return;
     }
 #endif

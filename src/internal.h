@@ -95,7 +95,7 @@ struct tlp_pool {
     uint64_t max_idle;     /* 0 = none */
     unsigned drain_ms;
     char *name;
-    bool hidden;           /* leak tracking: magazines never installed for the fast path */
+    bool hidden;           /* leak tracking: the fast path sees tlp__leak_mag, not the magazines */
     bool buf_class;        /* a class of a buffer pool (not listed by tlp_pool_foreach) */
     uint32_t group_idx;    /* index of the pool in its group */
     struct tlp__group *group; /* the pools sharing a per-thread idle cap (a buffer
@@ -146,6 +146,9 @@ typedef struct tlp_tslot {
     tlp__mag *prev;          /* the previous one */
     struct tlp_thread_rec *rec;
     struct tlp_tslot *hnext, *hprev;  /* the pool's holder list (registry lock) */
+    uint64_t leak_left;      /* sampled leak tracking: gets of this pool until
+                              * the next recorded one (owner only; leak.c) */
+    uintptr_t leak_seen;     /* ... cur's count when the library last ran */
     bool missed;             /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
                               * next slow path */
@@ -167,6 +170,7 @@ typedef struct tlp_thread_rec {
     int ktid;                /* kernel thread id: /proc/self/task/ktid (barrier.c) */
     bool reached;            /* barrier.c scratch: the heavy barrier reached it */
     _Atomic uint64_t acks;   /* signal barriers this thread has run */
+    uint64_t leak_rng;       /* leak sampling's generator (owner only; leak.c) */
     tlp_tslot **ts;          /* pub->nslots entries: per slot, NULL if unused */
 } tlp_thread_rec;
 
@@ -227,6 +231,12 @@ extern tlp_thread_rec *tlp__threads;            /* registry list head */
 extern tlp_pool **tlp__pools;                   /* live pools by slot (registry lock) */
 extern uint32_t tlp__pools_cap;                  /* entries of tlp__pools */
 extern tlp__mag tlp__empty_mag;
+/* What a leak-tracked pool's slot shows the inline path while the thread
+ * has magazines of it: count 0 and fast_cap 0 like tlp__empty_mag (every
+ * get and put leaves the inline path), but a different address, which tells
+ * leak.c's lock-free path that the tslot's magazines are the thread's to use
+ * (a drain stores tlp__empty_mag first). Never written. */
+extern tlp__mag tlp__leak_mag;
 extern tlp__thread tlp__sentinel_thread;
 
 /* thread.c: the calling thread's record, created on first use (NULL: ENOMEM) */
@@ -238,7 +248,7 @@ tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool);
  * and the thread's lock held; its magazines already taken) */
 void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot);
 /* thread.c: install m as the loaded magazine of slot (owner, thread lock held);
- * hidden: keep the fast path's view empty (leak-tracked pools) */
+ * hidden: show the fast path tlp__leak_mag instead (leak-tracked pools) */
 void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden);
 /* The calling thread's record (NULL before its first slow path) */
 extern __thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
@@ -451,6 +461,10 @@ static inline void tlp__count(_Atomic uint64_t *c, uint64_t n)
 
 /* cache.c: tlp__get_slow with the caller's site given (leak tracking). */
 void *tlp__get_slow_at(tlp_pool *pool, void *site);
+/* cache.c: the locked get, and the locked put of a pool without a reset
+ * hook (pool checked already): leak.c's lock-free path falls back on them. */
+void *tlp__get_locked(tlp_pool *pool, void *site);
+void tlp__put_locked(tlp_pool *pool, void *obj);
 
 /* pool.c: tlp_pool_create for a buffer pool's class: TLPOOL_CONF's
  * thread_cache and drain_ms defaults do not apply, and the pool is marked

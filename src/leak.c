@@ -26,6 +26,10 @@
 #include <string.h>
 #include <time.h>
 
+/* The hot helpers of the tracked paths, inlined at -O2 too (the library's
+ * users build with -O2; the instruction counts in the README are -O3). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 #define STRIPES 16u
 #define BT_CAPTURE 24   /* frames captured, ours included */
 #define BT_KEEP 8       /* frames kept from the user's site on */
@@ -45,16 +49,17 @@ typedef struct stripe {
 } __attribute__((aligned(TLP_CACHELINE))) stripe;
 
 struct tlp__leaks {
-    struct tlp__leaks *next;  /* every table, for fork (tables_lock) */
+    struct tlp__leaks *next, *prev;  /* every table, for fork (tables_lock) */
     unsigned sample;     /* 1: every object */
     bool trace;
+    bool window;         /* sampled, no reset hook: inline gets (see lean paths) */
     _Atomic uint64_t lost;  /* records dropped for lack of memory */
     stripe s[STRIPES];
 };
 
 /* ---- where the library's own code is (shared library only) -------------- */
 
-static uintptr_t lib_lo, lib_hi;
+static uintptr_t lib_lo, lib_len;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
 static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
@@ -69,7 +74,7 @@ static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
              * user's share one object and cannot be told apart this way. */
             if (info->dlpi_name && strstr(info->dlpi_name, "libtlpool")) {
                 lib_lo = lo;
-                lib_hi = lo + ph->p_memsz;
+                lib_len = ph->p_memsz;
             }
             return 1;
         }
@@ -94,24 +99,28 @@ static void lib_init(void)
 
 static bool in_lib(const void *p)
 {
-    return (uintptr_t)p - lib_lo < lib_hi - lib_lo;
+    return (uintptr_t)p - lib_lo < lib_len;
 }
 
 /* ---- table -------------------------------------------------------------- */
 
-static uint64_t mix(const void *p)
+/* Fibonacci hashing (one multiply): the top 4 bits pick the stripe, the
+ * bits from 28 up the home slot in it (pointers differ in their middle
+ * bits, which the multiply carries up). */
+static ALWAYS_INLINE uint64_t mix(const void *p)
 {
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
+    return (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+}
+
+static ALWAYS_INLINE size_t home_of(uint64_t h, size_t mask)
+{
+    return (size_t)(h >> 28) & mask;
 }
 
 /* A test-and-test-and-set spinlock: the release is one plain store, where a
  * pthread mutex costs an atomic read-modify-write to unlock and two calls;
  * the tracked pair takes two of these. Held for a probe or a copy only. */
-static void lock(stripe *s)
+__attribute__((noinline)) static void lock_wait(stripe *s)
 {
     for (unsigned i = 0; atomic_exchange_explicit(&s->lock, true, memory_order_acquire); i++) {
         while (atomic_load_explicit(&s->lock, memory_order_relaxed))
@@ -120,7 +129,13 @@ static void lock(stripe *s)
     }
 }
 
-static void unlock(stripe *s)
+static ALWAYS_INLINE void lock(stripe *s)
+{
+    if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
+        lock_wait(s);
+}
+
+static ALWAYS_INLINE void unlock(stripe *s)
 {
     atomic_store_explicit(&s->lock, false, memory_order_release);
 }
@@ -154,21 +169,21 @@ void tlp__leaks_atfork(int phase)
         unlock_all();
 }
 
-static stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
+static ALWAYS_INLINE stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
 {
     return &L->s[h >> 60];
 }
 
 /* Index of obj, or of the empty slot where it would go. cap > 0. */
-static size_t probe(const stripe *s, const void *obj, uint64_t h)
+static ALWAYS_INLINE size_t probe(const stripe *s, const void *obj, uint64_t h)
 {
-    size_t mask = s->cap - 1, i = (size_t)h & mask;
+    size_t mask = s->cap - 1, i = home_of(h, mask);
     while (s->tab[i].obj && s->tab[i].obj != obj)
         i = (i + 1) & mask;
     return i;
 }
 
-static bool grow(stripe *s)
+__attribute__((noinline)) static bool grow(stripe *s)
 {
     size_t cap = s->cap ? 2 * s->cap : 64;
     rec *t = calloc(cap, sizeof *t);
@@ -186,11 +201,11 @@ static bool grow(stripe *s)
 }
 
 /* Removes slot i, shifting back the entries of its probe run. */
-static void remove_at(stripe *s, size_t i)
+__attribute__((noinline)) static void remove_at(stripe *s, size_t i)
 {
     size_t mask = s->cap - 1;
     for (size_t j = (i + 1) & mask; s->tab[j].obj; j = (j + 1) & mask) {
-        size_t home = (size_t)mix(s->tab[j].obj) & mask;
+        size_t home = home_of(mix(s->tab[j].obj), mask);
         /* Move j to the hole at i unless its home lies cyclically in (i, j]. */
         bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!stays) {
@@ -202,7 +217,7 @@ static void remove_at(stripe *s, size_t i)
     s->tab[i].bt = NULL;
 }
 
-struct tlp__leaks *tlp__leaks_new(unsigned sample)
+struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook)
 {
     pthread_once(&lib_once, lib_init);
     struct tlp__leaks *L = aligned_alloc(TLP_CACHELINE, sizeof *L);
@@ -211,8 +226,11 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample)
     memset(L, 0, sizeof *L);
     L->trace = sample == TLP_LEAK_TRACE;
     L->sample = L->trace ? 1 : sample;
+    L->window = L->sample > 1 && !reset_hook && TLP_FASTPATH;
     pthread_mutex_lock(&tables_lock);
     L->next = tables;
+    if (tables)
+        tables->prev = L;
     tables = L;
     pthread_mutex_unlock(&tables_lock);
     return L;
@@ -223,12 +241,13 @@ void tlp__leaks_free(struct tlp__leaks *L)
     if (!L)
         return;
     pthread_mutex_lock(&tables_lock);
-    for (struct tlp__leaks **p = &tables; *p; p = &(*p)->next) {
-        if (*p == L) {
-            *p = L->next;
-            break;
-        }
-    }
+    /* O(1): a program may have tens of thousands of tracked pools. */
+    if (L->prev)
+        L->prev->next = L->next;
+    else
+        tables = L->next;
+    if (L->next)
+        L->next->prev = L->prev;
     pthread_mutex_unlock(&tables_lock);
     for (unsigned i = 0; i < STRIPES; i++) {
         stripe *s = &L->s[i];
@@ -241,23 +260,6 @@ void tlp__leaks_free(struct tlp__leaks *L)
 
 /* ---- recording ---------------------------------------------------------- */
 
-/* One in n, at random (xorshift64* per thread). Global-dynamic TLS: only
- * sampled pools read it, and it must not take the static TLS that a
- * dlopen()ed library has to share (docs/DESIGN.md, "ABI and dlopen"). */
-static __thread uint64_t rng __attribute__((tls_model("global-dynamic")));
-
-static bool sampled(unsigned n)
-{
-    uint64_t x = rng;
-    if (!x)
-        x = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ull ^ (uint64_t)time(NULL);
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng = x;
-    return (((x * 0x2545f4914f6cdd1dull) >> 32) * n >> 32) == 0;
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -265,10 +267,54 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* xorshift64*, seeded from the state's address and the clock. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    if (!x)
+        x = (uint64_t)(uintptr_t)state ^ 0x9e3779b97f4a7c15ull ^ now_ns();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Sampling: the thread counts down the gets of a pool (ts->leak_left) and
+ * records the one that reaches 0; the next gap is drawn uniformly from
+ * 1..2n-1 (mean n), so a loop of period n does not alias with it. A get
+ * costs a decrement; the generator runs once per recorded object. A thread
+ * without a tslot (no memory) draws one in n at random (global-dynamic TLS:
+ * it must not take the static TLS a dlopen()ed library has to share, see
+ * docs/DESIGN.md, "ABI and dlopen"). */
+static __thread uint64_t rng __attribute__((tls_model("global-dynamic")));
+
+static uint64_t gap(uint64_t *state, unsigned n)
+{
+    uint64_t x = next_random(state);
+    return 1 + (uint64_t)(((unsigned __int128)x * (2 * (uint64_t)n - 1)) >> 64);
+}
+
+static bool due(struct tlp__leaks *L, tlp_thread_rec *r, tlp_tslot *ts)
+{
+    if (L->sample == 1)
+        return true;
+    if (unlikely(!ts)) {
+        uint64_t x = next_random(&rng);
+        return (uint64_t)(((unsigned __int128)x * L->sample) >> 64) == 0;
+    }
+    uint64_t left = ts->leak_left;
+    if (left == 0) /* this thread's first get of the pool */
+        left = gap(&r->leak_rng, L->sample);
+    bool hit = left == 1;
+    ts->leak_left = hit ? gap(&r->leak_rng, L->sample) : left - 1;
+    return hit;
+}
+
 /* The user's site and, if asked, the frames from it on. A site inside a
  * shared libtlpool (tlp_buf_calloc, realloc, builds without tail calls) is
  * replaced by the first frame outside it. */
-static void **trace_from(void **site, bool keep)
+__attribute__((noinline)) static void **trace_from(void **site, bool keep)
 {
     void *bt[BT_CAPTURE];
     int n = backtrace(bt, BT_CAPTURE), i = 0;
@@ -291,53 +337,71 @@ static void **trace_from(void **site, bool keep)
     return v;
 }
 
-/* Out of line: the callers below stay short for the objects not recorded. */
-__attribute__((noinline)) static void record(struct tlp__leaks *L, void *obj, void *site)
+/* Inlined into its two callers, which are out of line themselves. */
+/* t: now_ns(), read first by the callers (fewer registers live across
+ * the call). */
+static ALWAYS_INLINE void record(struct tlp__leaks *L, void *obj, void *site, uint64_t t)
 {
     void **bt = NULL;
-    if (L->trace || in_lib(site))
+    if (unlikely(L->trace || in_lib(site)))
         bt = trace_from(&site, L->trace);
     uint64_t h = mix(obj);
     stripe *s = stripe_of(L, h);
-    uint64_t t = now_ns();
     lock(s);
     size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
-    if ((len + 1) * 2 > s->cap && !grow(s)) {
+    if (unlikely((len + 1) * 2 > s->cap) && !grow(s)) {
         unlock(s);
         free(bt);
         tlp__count(&L->lost, 1);
         return;
     }
-    size_t i = probe(s, obj, h);
-    void **old = s->tab[i].bt;
-    if (!s->tab[i].obj)
+    rec *e = &s->tab[probe(s, obj, h)];
+    void **old = e->bt;
+    if (likely(!e->obj))
         atomic_store_explicit(&s->len, len + 1, memory_order_relaxed);
-    s->tab[i] = (rec){ obj, site, t, bt };
+    e->obj = obj;
+    e->site = site;
+    e->t_ns = t;
+    e->bt = bt;
     unlock(s);
-    free(old); /* a record left over by a misuse (double get) */
+    if (unlikely(old != NULL))
+        free(old); /* a record left over by a misuse (double get) */
 }
 
-__attribute__((noinline)) static void forget(stripe *s, void *obj, uint64_t h)
+static inline void forget(stripe *s, void *obj, uint64_t h)
 {
-    void **bt = NULL;
     lock(s);
-    size_t i = probe(s, obj, h);
-    if (s->tab[i].obj) {
-        bt = s->tab[i].bt;
-        remove_at(s, i);
-        atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
-                              memory_order_relaxed);
+    size_t mask = s->cap - 1, i = probe(s, obj, h);
+    rec *e = &s->tab[i];
+    if (unlikely(!e->obj)) {
+        unlock(s);
+        return;
     }
+    void **bt = e->bt;
+    if (likely(!s->tab[(i + 1) & mask].obj)) {
+        e->obj = NULL; /* the end of its probe run: nothing to shift back */
+        e->bt = NULL;
+    } else {
+        remove_at(s, i);
+    }
+    atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
     unlock(s);
-    free(bt);
+    if (unlikely(bt != NULL))
+        free(bt);
 }
 
 void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
 {
     struct tlp__leaks *L = pool->leaks;
-    if (L->sample > 1 && !sampled(L->sample))
-        return;
-    record(L, obj, site);
+    tlp_thread_rec *r = tlp__self_rec;
+    if (due(L, r, r ? tlp__tslot(r, pool->head.slot) : NULL))
+        record(L, obj, site, now_ns());
+}
+
+__attribute__((noinline)) static void forget_out_of_line(stripe *s, void *obj, uint64_t h)
+{
+    forget(s, obj, h);
 }
 
 void tlp__leak_gave(tlp_pool *pool, void *obj)
@@ -348,8 +412,371 @@ void tlp__leak_gave(tlp_pool *pool, void *obj)
      * thread (whatever handed it over ordered the two), so a count of 0
      * means there is nothing to remove. */
     if (atomic_load_explicit(&s->len, memory_order_relaxed) != 0)
-        forget(s, obj, h);
+        forget_out_of_line(s, obj, h);
 }
+
+/* ---- the tracked pools' get and put -------------------------------------- */
+
+#if TLP_FASTPATH
+/*
+ * A tracked pool's slot shows the inline path tlp__leak_mag (count 0,
+ * fast_cap 0), so each of its gets and puts calls the library; these two
+ * serve the common case there without the thread lock: a pop from or a
+ * push onto the tslot's two magazines, under the inline path's own
+ * handshake with drains (busy, then loaded[slot] read: a drain that stored
+ * tlp__empty_mag there waits for busy == 0 before it takes the magazines,
+ * and an operation that sees tlp__empty_mag leaves it to the locked path).
+ * Only the magazines' contents change here, never the tslot's pointers,
+ * which drains read under the thread lock. A magazine is consistent at
+ * every step (objs[] written before count), as for the inline path.
+ * Where the locked path must act (no magazine, both empty or full, a drain
+ * in the way, the record not covering the slot) they tail-call it
+ * (cache.c), having changed nothing. The common case of each is a leaf but
+ * for the record a get makes (the clock), so it pays no stack frame.
+ */
+
+/* The calling thread's tslot of pool, or NULL (then: the locked path). */
+static ALWAYS_INLINE tlp_tslot *lean_begin(tlp_pool *pool, const char *what, tlp__thread **tp,
+                                    tlp__slot_ref **lp)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    if (unlikely(slot >= t->nslots))
+        return NULL;
+    /* A signal handler that interrupted tlpool (see reenter.c). */
+    if (unlikely(tlp__inside != NULL || atomic_load_explicit(&t->busy, memory_order_relaxed) != 0))
+        tlp__reentered(pool, what);
+    *tp = t;
+    *lp = l;
+    /* nslots > 0: the thread has its record. The tslot is read before the
+     * handshake, but used only if loaded[slot] says it has magazines. */
+    return tlp__self_rec->ts[slot];
+}
+
+/* Under busy, loaded[slot] == &tlp__leak_mag: the magazine to pop from /
+ * push onto, or NULL. */
+static ALWAYS_INLINE tlp__mag *lean_pop_mag(tlp_tslot *ts)
+{
+    tlp__mag *m = ts->cur;
+    if (!m || !tlp__mag_count(m))
+        m = ts->prev;
+    return m && tlp__mag_count(m) ? m : NULL;
+}
+
+static ALWAYS_INLINE tlp__mag *lean_push_mag(tlp_tslot *ts, uintptr_t cap)
+{
+    tlp__mag *m = ts->cur;
+    if (!m || tlp__mag_count(m) >= cap)
+        m = ts->prev;
+    return m && tlp__mag_count(m) < cap ? m : NULL;
+}
+
+static ALWAYS_INLINE void push(tlp__mag *m, void *obj)
+{
+    uintptr_t n = tlp__mag_count(m);
+    m->objs[n] = obj;
+    m->n.word += TLP__MAG_PUT_STEP; /* count + 1, and counted as the inline path's puts are */
+}
+
+/* The common case of forgetting obj's record, with no call: the stripe's
+ * lock free at once, the record (if any) at the end of its probe run and
+ * without a backtrace. Returns false, having changed nothing, otherwise. */
+static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h)
+{
+    if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
+        return false;
+    size_t mask = s->cap - 1, i = probe(s, obj, h);
+    rec *e = &s->tab[i];
+    if (e->obj) {
+        if (unlikely(e->bt != NULL || s->tab[(i + 1) & mask].obj != NULL)) {
+            unlock(s);
+            return false;
+        }
+        e->obj = NULL;
+        atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    }
+    unlock(s);
+    return true;
+}
+
+static void lean_put_slow(tlp_pool *pool, void *obj);
+
+/* Records obj (due already decided). */
+__attribute__((noinline)) static void *lean_record(tlp_pool *pool, void *obj, void *site)
+{
+    uint64_t t = now_ns();
+    tlp__inside = pool; /* a signal handler must not re-enter record() */
+    record(pool->leaks, obj, site, t);
+    tlp__inside = NULL;
+    return obj;
+}
+
+/* A sampled pool's countdown reached 1, or this thread's first get. */
+__attribute__((noinline)) static void *lean_sample(tlp_pool *pool, tlp_tslot *ts, void *obj,
+                                                   void *site)
+{
+    if (due(pool->leaks, tlp__self_rec, ts))
+        return lean_record(pool, obj, site);
+    return obj;
+}
+
+/*
+ * Window mode (sampled pools without a reset hook). The tslot counts down
+ * the gets until the recorded one (leak_left: that get is the leak_left-th
+ * from the last time the library ran; 0: not drawn yet). While cur holds
+ * fewer objects than that (count <= leak_left - 1), cur itself is shown to
+ * the inline path, so inline gets pop from it without a call and cannot
+ * reach the recorded get, which finds cur empty and comes here; the
+ * magazines' fast_cap is 0, so every put comes here and counts the inline
+ * gets since the last visit (leak_seen - count), then pushes onto cur
+ * only while that keeps the invariant, else onto prev. Otherwise the slot
+ * shows tlp__leak_mag and every get comes here. The view changes by a
+ * compare-and-swap of loaded[slot] under busy: a drain's store of
+ * tlp__empty_mag wins or is not lost (it then waits for busy == 0 as
+ * ever). The locked paths install tlp__leak_mag (tlp__thread_load); the
+ * inline gets a drain cuts short are not counted (a few gets' error).
+ */
+static ALWAYS_INLINE void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view,
+                                 tlp_tslot *ts, uint64_t left)
+{
+    tlp__mag *cur = ts->cur;
+    tlp__mag *want = cur && tlp__mag_count(cur) < left ? cur : &tlp__leak_mag;
+    ts->leak_left = left;
+    ts->leak_seen = cur ? tlp__mag_count(cur) : 0;
+    if (want != view)
+        (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
+                                                      memory_order_relaxed);
+}
+
+/* left: the countdown with the inline gets since the last visit taken off
+ * (view is cur or tlp__leak_mag). */
+static ALWAYS_INLINE uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
+{
+    uint64_t left = ts->leak_left;
+    if (view == ts->cur)
+        left -= ts->leak_seen - tlp__mag_count(view);
+    return left;
+}
+
+static ALWAYS_INLINE void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *t, tlp__slot_ref *l)
+{
+    void *obj = NULL;
+    TLP__ENTER(t);
+    if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
+        tlp__mag *m = lean_pop_mag(ts);
+        if (likely(m != NULL)) {
+            uintptr_t n = tlp__mag_count(m) - 1;
+            obj = m->objs[n];
+            m->n.word -= 1; /* count - 1 */
+        }
+    }
+    TLP__LEAVE(t);
+    return obj;
+}
+
+static ALWAYS_INLINE void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
+                                                  tlp__thread *t, tlp__slot_ref *l)
+{
+    uint32_t slot = pool->head.slot;
+    void *obj = NULL;
+    bool hit = false;
+    TLP__ENTER(t);
+    tlp__mag *view = TLP__LOADED(l, slot);
+    /* The tslot's pointers are read only once the slot shows something
+     * else than the empty sentinel: a drain that stored the sentinel may
+     * be writing them (it waited for busy == 0 before this operation). */
+    if (likely(view == &tlp__leak_mag || (view != &tlp__empty_mag && view == ts->cur))) {
+        uint64_t left = window_left(ts, view);
+        tlp__mag *m = lean_pop_mag(ts);
+        if (likely(m != NULL)) {
+            uintptr_t n = tlp__mag_count(m) - 1;
+            obj = m->objs[n];
+            m->n.word -= 1; /* count - 1 */
+            uint64_t *state = &tlp__self_rec->leak_rng;
+            if (left == 0)
+                left = gap(state, pool->leaks->sample);
+            hit = left == 1;
+            left = hit ? gap(state, pool->leaks->sample) : left - 1;
+            window_settle(l, slot, view, ts, left);
+        } else {
+            ts->leak_left = left; /* the locked path counts on */
+        }
+    }
+    TLP__LEAVE(t);
+    if (unlikely(!obj))
+        return tlp__get_locked(pool, site);
+    if (hit)
+        return lean_record(pool, obj, site);
+    return obj;
+}
+
+/* cur is not NULL while the slot shows cur or tlp__leak_mag (the locked
+ * paths install tlp__leak_mag only over a magazine). s: obj's stripe when
+ * it holds records (forget first), else NULL. Two copies (below), so that
+ * the common one, with nothing to forget, needs no stack frame. */
+static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, tlp__slot_ref *l,
+                              stripe *s, uint64_t h)
+{
+    uint32_t slot = pool->head.slot;
+    tlp__thread *t = tlp__head(l);
+    TLP__ENTER(t);
+    tlp__mag *view = TLP__LOADED(l, slot);
+    /* ts->cur only once the slot does not show the empty sentinel (see
+     * window_get). */
+    tlp__mag *cur = view == &tlp__empty_mag ? NULL : ts->cur;
+    if (unlikely(!cur || (view != cur && view != &tlp__leak_mag))) {
+        TLP__LEAVE(t);
+        lean_put_slow(pool, obj);
+        return;
+    }
+    uintptr_t n = tlp__mag_count(cur);
+    uint64_t left = ts->leak_left;
+    if (view == cur)
+        left -= ts->leak_seen - n; /* the inline gets since the last visit */
+    ts->leak_left = left;
+    /* cur while it stays below the countdown, else prev, else cur */
+    uintptr_t cap = pool->mag_cap;
+    tlp__mag *m = cur;
+    if (unlikely(n + 1 >= left || n >= cap)) {
+        m = ts->prev;
+        if (!m || tlp__mag_count(m) >= cap) {
+            if (n >= cap)
+                goto slow;
+            m = cur;
+        }
+    }
+    if (s && !forget_quick(s, obj, h))
+        goto slow;
+    push(m, obj);
+    n = tlp__mag_count(cur);
+    ts->leak_seen = n;
+    tlp__mag *want = n < left ? cur : &tlp__leak_mag;
+    if (want != view)
+        (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
+                                                      memory_order_relaxed);
+    TLP__LEAVE(t);
+    return;
+slow:
+    ts->leak_seen = n;
+    TLP__LEAVE(t);
+    lean_put_slow(pool, obj);
+}
+
+__attribute__((noinline)) static void window_put_plain(tlp_pool *pool, void *obj, tlp_tslot *ts,
+                                                       tlp__slot_ref *l)
+{
+    window_put(pool, obj, ts, l, NULL, 0);
+}
+
+__attribute__((noinline)) static void window_put_forget(tlp_pool *pool, void *obj, tlp_tslot *ts,
+                                                        tlp__slot_ref *l, stripe *s, uint64_t h)
+{
+    window_put(pool, obj, ts, l, s, h);
+}
+
+/* Sampled pools: window mode, or (reset hook) every get here with the
+ * countdown inline and the draw and the record out of line. */
+__attribute__((noinline)) static void *sampled_get(tlp_pool *pool, void *site, tlp_tslot *ts,
+                                                   tlp__thread *t, tlp__slot_ref *l)
+{
+    if (pool->leaks->window)
+        return window_get(pool, site, ts, t, l);
+    void *obj = lean_pop(pool, ts, t, l);
+    if (unlikely(!obj))
+        return tlp__get_locked(pool, site);
+    uint64_t left = ts->leak_left;
+    if (likely(left > 1)) {
+        ts->leak_left = left - 1;
+        return obj;
+    }
+    return lean_sample(pool, ts, obj, site);
+}
+
+void *tlp__leak_get(tlp_pool *pool, void *site)
+{
+    tlp__thread *t;
+    tlp__slot_ref *l;
+    tlp_tslot *ts = lean_begin(pool, "tlp_get", &t, &l);
+    if (unlikely(!ts))
+        return tlp__get_locked(pool, site);
+    if (pool->leaks->sample != 1)
+        return sampled_get(pool, site, ts, t, l);
+    void *obj = lean_pop(pool, ts, t, l);
+    if (unlikely(!obj))
+        return tlp__get_locked(pool, site);
+    return lean_record(pool, obj, site);
+}
+
+/* forget_quick could not: forget with the mark set (a signal handler must
+ * not re-enter), then push. */
+__attribute__((noinline)) static void lean_put_slow(tlp_pool *pool, void *obj)
+{
+    tlp__inside = pool;
+    tlp__leak_gave(pool, obj);
+    tlp__inside = NULL;
+    tlp__thread *t;
+    tlp__slot_ref *l;
+    tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
+    bool ok = false;
+    if (ts) {
+        TLP__ENTER(t);
+        if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
+            tlp__mag *m = lean_push_mag(ts, pool->mag_cap);
+            if (m) {
+                push(m, obj);
+                ok = true;
+            }
+        }
+        TLP__LEAVE(t);
+    }
+    if (!ok)
+        tlp__put_locked(pool, obj); /* looks for the record again: none */
+}
+
+/* The record is forgotten before the push: once back in a magazine the
+ * object may be taken and recorded again. Both run under busy (a few
+ * instructions, no call), so a signal handler's call finds busy set and
+ * stops the program rather than spin on the stripe's lock. */
+void tlp__leak_put(tlp_pool *pool, void *obj)
+{
+    tlp__thread *t;
+    tlp__slot_ref *l;
+    tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
+    if (unlikely(!ts)) {
+        tlp__put_locked(pool, obj);
+        return;
+    }
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(pool->leaks, h);
+    if (pool->leaks->window) {
+        /* The record of obj, if any, was made before the object reached
+         * this thread, so a stripe count of 0 means nothing to forget. */
+        if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
+            window_put_plain(pool, obj, ts, l);
+        else
+            window_put_forget(pool, obj, ts, l, s, h);
+        return;
+    }
+    uintptr_t cap = pool->mag_cap;
+    bool ok = false;
+    TLP__ENTER(t);
+    if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
+        tlp__mag *m = lean_push_mag(ts, cap);
+        /* The record of obj, if any, was made before the object reached
+         * this thread, so a stripe count of 0 means nothing to forget. */
+        if (likely(m != NULL) &&
+            (atomic_load_explicit(&s->len, memory_order_relaxed) == 0 || forget_quick(s, obj, h))) {
+            push(m, obj);
+            ok = true;
+        }
+    }
+    TLP__LEAVE(t);
+    if (unlikely(!ok))
+        lean_put_slow(pool, obj);
+}
+#endif
 
 /* ---- reporting ---------------------------------------------------------- */
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Leak tracking (leak.c): per pool, a record of every object out (or one in
- * N, sampled) with the time it was taken and where. A tracked pool's
- * magazines are never installed for the inline fast path (pool->hidden), so
- * every get and put reaches tlp__get_slow_at / tlp__put_slow, which call
- * these two when pool->leaks is set. Pools without tracking never get here.
+ * N, sampled) with the time it was taken and where. A tracked pool's slot
+ * shows the inline fast path tlp__leak_mag (pool->hidden), so every get and
+ * put reaches tlp__get_slow_at / tlp__put_slow, which call tlp__leak_get /
+ * tlp__leak_put (lock-free), and the locked paths call tlp__leak_took /
+ * tlp__leak_gave. Pools without tracking never get here.
  */
 #ifndef TLP_LEAK_H
 #define TLP_LEAK_H
@@ -14,14 +15,24 @@
 #include <stdio.h>
 
 /* A table for a pool tracking one object in `sample` (1: every object;
- * TLP_LEAK_TRACE: every object with a backtrace). NULL: out of memory. */
-struct tlp__leaks *tlp__leaks_new(unsigned sample);
+ * TLP_LEAK_TRACE: every object with a backtrace), with or without a reset
+ * hook. NULL: out of memory. */
+struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook);
 void tlp__leaks_free(struct tlp__leaks *leaks);
 
 /* obj was handed out by pool; site is the return address of the user's call. */
 void tlp__leak_took(tlp_pool *pool, void *obj, void *site);
 /* obj came back to pool. */
 void tlp__leak_gave(tlp_pool *pool, void *obj);
+
+#if TLP_FASTPATH
+/* A tracked pool's get / put (pool checked already) from the calling
+ * thread's magazines without the thread lock, recording / forgetting the
+ * object; they call tlp__get_locked / tlp__put_locked (cache.c) where the
+ * locked path must act. tlp__leak_put is for pools without a reset hook. */
+void *tlp__leak_get(tlp_pool *pool, void *site);
+void tlp__leak_put(tlp_pool *pool, void *obj);
+#endif
 
 /* Prints pool's records older than min_age_ms (the format of
  * tlp_leaks_print); `why` prefixes the pool line ("" or "destroy"). Returns

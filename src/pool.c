@@ -108,13 +108,14 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     /* Leak tracking: every get and put must reach the slow paths. */
     unsigned sample = cfg->leak_sample ? cfg->leak_sample : conf->leaks;
     if (sample) {
-        pool->leaks = tlp__leaks_new(sample);
+        pool->leaks = tlp__leaks_new(sample, cfg->obj_reset != NULL);
         if (!pool->leaks) {
             free(pool->name);
             free(pool);
             return ENOMEM;
         }
         pool->hidden = true;
+        pool->fast_cap = 0; /* every put reaches leak.c (sampled pools: see window mode) */
         tlp__exit_report_leaks();
     }
     pthread_mutex_init(&pool->drain_lock, NULL);

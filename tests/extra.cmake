@@ -99,3 +99,27 @@ if(TARGET test_scoped)
   tlp_warnings(test_scoped_noinline)
   add_test(NAME test_scoped_noinline COMMAND test_scoped_noinline)
 endif()
+
+# What leak tracking costs (tests/leak_cost.cmake): callgrind's instructions
+# per get/put pair of tracked pools against an untracked one, bounded. Only
+# optimised builds with the inline path (not checked, poison or sanitized),
+# where valgrind is installed.
+find_program(TLP_VALGRIND_EXE valgrind)
+if(TLP_VALGRIND_EXE AND NOT TLP_CHECKED AND NOT TLP_POISON AND NOT TLP_SANITIZE
+   AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+  foreach(v plain:0 all:1 s64:64)
+    string(REPLACE ":" ";" kv ${v})
+    list(GET kv 0 suffix)
+    list(GET kv 1 sample)
+    add_executable(leak_cost_${suffix} ${PROJECT_SOURCE_DIR}/bench/pair_count.c)
+    target_link_libraries(leak_cost_${suffix} PRIVATE tlpool::tlpool)
+    target_compile_definitions(leak_cost_${suffix} PRIVATE TLPB_TLPOOL TLPB_LEAK_SAMPLE=${sample})
+    tlp_warnings(leak_cost_${suffix})
+  endforeach()
+  add_test(NAME leak_cost
+    COMMAND ${CMAKE_COMMAND} -DVALGRIND=${TLP_VALGRIND_EXE}
+            -DPLAIN=$<TARGET_FILE:leak_cost_plain> -DALL=$<TARGET_FILE:leak_cost_all>
+            -DS64=$<TARGET_FILE:leak_cost_s64> -P ${CMAKE_CURRENT_SOURCE_DIR}/leak_cost.cmake
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(leak_cost PROPERTIES TIMEOUT 300)
+endif()
