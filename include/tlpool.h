@@ -721,6 +721,12 @@ static inline void tlp_put(tlp_pool *pool, void *obj)
          * put_slot is read again (not kept from above: keeping it live
          * costs the plain put a register copy). */
         if (h->put_slot & TLP__PUT_RESET) {
+            /* busy set: a signal handler interrupted an inline operation;
+             * tlp__put_slow stops the program with a message. */
+            if (TLP__UNLIKELY(TLP__LOAD(&tlp__head(tlp__tls)->busy, TLP__RELAXED) != 0)) {
+                tlp__put_slow(pool, obj);
+                return;
+            }
             bool keep = h->reset(obj, h->ctx);
             if (TLP__LIKELY(keep) && TLP__LIKELY(tlp__put_fast(h->slot, obj)))
                 return;
