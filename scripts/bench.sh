@@ -166,7 +166,7 @@ for c in "${WANTED[@]}"; do
   fi
 done
 if [ $CALLGRIND = 1 ] && grep -q "^tlpool built" "$STATUS_FILE"; then
-  TARGETS+=(pair_count_tlpool pair_count_tlpool_noinline pair_count_tlpool_nohandshake pair_count_tlpool_scoped pair_count_tlpool_reset)
+  TARGETS+=(pair_count_tlpool pair_count_tlpool_noinline pair_count_tlpool_nohandshake pair_count_tlpool_scoped pair_count_tlpool_reset pair_count_tlpool_leaks pair_count_tlpool_leaks64)
 fi
 if [ ${#TARGETS[@]} -gt 0 ]; then
   cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
@@ -273,7 +273,7 @@ if [ $CALLGRIND = 1 ]; then
   if command -v valgrind >/dev/null; then
     CG=()
     for c in "${RUN[@]}"; do CG+=("$c"); done
-    if [[ " ${RUN[*]} " == *" tlpool "* ]]; then CG+=(tlpool_noinline tlpool_nohandshake tlpool_scoped tlpool_reset); fi
+    if [[ " ${RUN[*]} " == *" tlpool "* ]]; then CG+=(tlpool_noinline tlpool_nohandshake tlpool_scoped tlpool_reset tlpool_leaks tlpool_leaks64); fi
     CG_LIST=$(printf '%s\n' "${CG[@]}" | awk '!seen[$0]++' | paste -sd, -)
     bash scripts/callgrind_pair.sh --build-dir "$BUILD" --no-build --contenders "$CG_LIST" \
       --out "$OUT/callgrind.txt" || echo "bench.sh: callgrind_pair.sh failed" >&2

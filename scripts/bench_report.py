@@ -315,6 +315,11 @@ def main():
                      f"({fmt_ns(ns('pair/size:64', 'tlpool'))} vs {fmt_ns(ns('pair/size:64', 'glibc'))} ns; target >= 4x)")
     if "tlpool" in callgrind:
         notes.append(f"issue 2: instructions per pair (callgrind), tlpool: {callgrind['tlpool']} (target <= 25)")
+    for c, want in (("tlpool_leaks", 10.0), ("tlpool_leaks64", 1.5)):
+        if isinstance(callgrind.get(c), float) and isinstance(callgrind.get("tlpool"), float):
+            r = callgrind[c] / callgrind["tlpool"]
+            notes.append(f"issue 11: instructions per pair, {c} / tlpool: {callgrind[c]} / {callgrind['tlpool']} = "
+                         f"{r:.1f}x (target <= {want:g}x) {'met' if r <= want else 'MISSED'}")
     if isinstance(callgrind.get("tlpool_reset"), float):
         notes.append(f"issue 13: instructions per pair with a clearing obj_reset (callgrind): {callgrind['tlpool_reset']}")
     rp, pp = ns("reset/size:64", "tlpool"), ns("pair/size:64", "tlpool")
