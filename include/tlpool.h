@@ -292,8 +292,10 @@ TLP_API int tlp_pool_foreach(int (*fn)(tlp_pool *pool, void *arg), void *arg);
  * or for every pool (buffer pools' classes included) with TLPOOL_CONF
  * "leaks:all", "leaks:N" or "leaks:trace" (see the README). A tracked pool
  * records each object taken (or one in N) with the time and the call site of
- * tlp_get / tlp_buf_alloc, and drops the record on put; its gets and puts
- * then run out of line (slower: see the README's figures).
+ * tlp_get / tlp_buf_alloc, and drops the record on put; its puts then run
+ * out of line, and so do its gets when it tracks every object (a sampled
+ * pool's gets stay inline but for the recorded ones; see the README's
+ * figures).
  *
  * tlp_leaks_print prints every tracked object out for at least min_age_ms,
  * grouped by pool and call site, with counts and ages; sites are symbolized
