@@ -4,7 +4,7 @@
 # tcmalloc, on this machine, for every scenario of bench/, and against Go's
 # sync.Pool (bench/go/) for the scenarios that map onto it.
 #
-#   scripts/bench.sh                     # full run, about 5 minutes on 2 cores
+#   scripts/bench.sh                     # full run, about 15 minutes on 2 cores (25 with --repetitions 5)
 #   scripts/bench.sh --quick             # smoke run, under a minute once built (CI; asserts nothing about speed)
 #   scripts/bench.sh --filter 'pair|batch' --contenders glibc,tlpool
 #
