@@ -741,6 +741,12 @@ __attribute__((noinline)) static void lean_put_slow(tlp_pool *pool, void *obj)
  * stops the program rather than spin on the stripe's lock. */
 void tlp__leak_put(tlp_pool *pool, void *obj)
 {
+    /* A buffer pool's class: its puts must pass the per-thread idle cap
+     * (threadcap.c), which runs on the locked path only. */
+    if (unlikely(pool->group != NULL)) {
+        tlp__put_locked(pool, obj);
+        return;
+    }
     tlp__thread *t;
     tlp__slot_ref *l;
     tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
