@@ -366,6 +366,27 @@ static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
     }
 }
 
+/* A shard's stock of empty magazines, its lock held: pop one (or NULL);
+ * push one if the stock has room (false: the caller recycles it). */
+static inline tlp__mag *tlp__stock_pop(tlp_shard *s)
+{
+    tlp__mag *m = s->empties;
+    if (m) {
+        s->empties = m->next;
+        s->nempties--;
+    }
+    return m;
+}
+static inline bool tlp__stock_push(tlp_shard *s, tlp__mag *m)
+{
+    if (s->nempties >= TLP_SHARD_EMPTIES)
+        return false;
+    m->next = s->empties;
+    s->empties = m;
+    s->nempties++;
+    return true;
+}
+
 /* victim.c: magazines an owner hands over after a drain missed it */
 void tlp__victim_add(tlp_pool *pool, tlp__mag *list);
 

@@ -46,11 +46,7 @@ tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t home)
 {
     tlp_shard *s = &pool->shards[home % pool->nshards];
     pthread_mutex_lock(&s->lock);
-    tlp__mag *m = s->empties;
-    if (m) {
-        s->empties = m->next;
-        s->nempties--;
-    }
+    tlp__mag *m = tlp__stock_pop(s);
     pthread_mutex_unlock(&s->lock);
     if (!m)
         return tlp__mag_alloc(pool);
@@ -67,12 +63,7 @@ void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m)
     /* Bounded: when one thread only refills and another only flushes, the
      * empties pile up at the first one's home; the overflow goes to the
      * spare list, where the other finds them. */
-    bool kept = s->nempties < TLP_SHARD_EMPTIES;
-    if (kept) {
-        m->next = s->empties;
-        s->empties = m;
-        s->nempties++;
-    }
+    bool kept = tlp__stock_push(s, m);
     pthread_mutex_unlock(&s->lock);
     if (!kept)
         tlp__mag_recycle(pool, m);

@@ -97,12 +97,7 @@ tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty)
         s->mags = m->next;
         atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
                               memory_order_relaxed);
-        if (empty && s->nempties < TLP_SHARD_EMPTIES) {
-            empty->next = s->empties;
-            s->empties = empty;
-            s->nempties++;
-            kept = true;
-        }
+        kept = empty && tlp__stock_push(s, empty);
     }
     pthread_mutex_unlock(&s->lock);
     if (!m)
@@ -134,11 +129,7 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
         atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + n,
                               memory_order_relaxed);
     }
-    tlp__mag *e = s->empties;
-    if (e) {
-        s->empties = e->next;
-        s->nempties--;
-    }
+    tlp__mag *e = tlp__stock_pop(s);
     pthread_mutex_unlock(&s->lock);
     if (!e)
         return tlp__mag_alloc(pool);
