@@ -355,6 +355,10 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
         tlp__leak_put(pool, obj);
         return;
     }
+    /* A class of a capped buffer pool: a new grant, without a lock, when
+     * the loaded magazine has room (threadcap.c). */
+    if (pool->group && tlp__cap_put_lean(pool, obj))
+        return;
 #endif
     put_general(pool, obj, false);
 }

@@ -218,6 +218,9 @@ struct tlp_thread_rec;
  * (fast_cap) and, when the thread's bound would pass the cap, trims the
  * other caches' grants and moves magazines into sp. */
 void tlp__cap_after(tlp_pool *pool, struct tlp_thread_rec *r, tlp_tslot *ts, tlp__spills *sp);
+/* A group pool's put whose inline push failed for want of a grant: a new
+ * grant and the push without a lock; false: take the slow path. */
+bool tlp__cap_put_lean(tlp_pool *pool, void *obj);
 /* No lock held: pushes what tlp__cap_after took (counted as cap_spilled). */
 void tlp__cap_push(struct tlp_thread_rec *r, tlp__spills *sp);
 /* The objects pool's shards received from the cap (statistics). */

@@ -13,12 +13,13 @@
  *  1. grants the loaded magazine its inline puts up to a full magazine
  *     (fast_cap = the pool's own), or what is left of the cap if less;
  *  2. if the sum stays within the cap, records it: O(1), no walk;
- *  3. otherwise rebalances: walks the thread's caches of the group, takes
- *     back every other cache's unused grant (fast_cap = count), and when the
- *     idle bytes themselves are over, moves whole magazines to their pools'
- *     shared tiers, largest first (the other pools' magazines, then this
- *     pool's previous one), down to three quarters of the cap, so that the
- *     next slow paths find room again; then grants what is left.
+ *  3. otherwise rebalances: walks the thread's caches of the group from the
+ *     largest class down and, until the sum is back under three quarters of
+ *     the cap, takes back each one's unused grant (fast_cap = count) and
+ *     moves its magazines to the pool's shared tier (then this pool's
+ *     previous one if still over); then grants what is left.
+ * A put that failed inline only for want of a grant (count == fast_cap <
+ * mag_cap) gets a new one without the thread lock (tlp__cap_put_lean).
  * So after every slow path the sum is within the cap, and since nothing but
  * a slow path can raise a cache's bound, a thread never holds more than the
  * cap idle (outside a slow path of its own, which may hold one more object
@@ -27,7 +28,7 @@
  * must use many classes at once before the walk runs at all.
  *
  * A drain empties caches without updating the records: they then overstate,
- * and the next rebalance recomputes them.
+ * and the next rebalance recomputes those it visits.
  */
 #include "internal.h"
 
@@ -62,82 +63,60 @@ static void take(tlp__spills *sp, tlp_pool *pool, tlp__mag *m)
 }
 
 /* The slow path's walk (see the top of the file). `me` is the pool whose
- * slow path runs, its cache ts; returns the grant for its loaded magazine. */
+ * slow path runs, its cache ts; returns the grant for its loaded magazine.
+ *
+ * One pass from the largest class down, stopping as soon as the thread is
+ * back under three quarters of the cap: each class visited loses its grant
+ * (fast_cap = count), then its previous magazine, then its loaded one, as
+ * far as needed. Largest first: the few large buffers a thread keeps are
+ * most of its bytes and the rarest requests, while the small classes,
+ * which take most of the requests, keep their magazines and grants (a
+ * grant taken back costs the class a slow put; a magazine, a trip to the
+ * shared tier). A visited class's record is recomputed from its counts, so
+ * records a drain left overstated are corrected on the way. */
 __attribute__((noinline)) static uint64_t rebalance(tlp__group *g, tlp_thread_rec *r,
                                                    tlp_pool *pool, tlp_tslot *ts, tlp__spills *sp)
 {
     tlp__tgroup *tg = ts->tg;
     const uint32_t me = pool->group_idx;
     const uint64_t cap = g->cap;
-    uint64_t others = 0;
-    tlp_tslot *tss[TLP__BUF_MAX_CLASSES];
-
-    /* Take back the other caches' grants and count what they hold. */
-    for (uint32_t i = 0; i < g->n; i++) {
-        tlp_tslot *t = i == me ? NULL : tlp__tslot(r, g->slot[i]);
-        tss[i] = t;
-        if (!t)
-            continue;
-        uint64_t n = count_of(t->cur);
-        if (t->cur && grants(g->pool[i]))
-            t->cur->fast_cap = n;
-        t->cap_bytes = (n + count_of(t->prev)) * g->size[i];
-        others += t->cap_bytes;
-    }
-
+    const uint64_t low = cap - cap / 4;
     const uint64_t size = g->size[me];
     uint64_t mine = (count_of(ts->cur) + count_of(ts->prev)) * size;
     uint64_t want = grant_of(pool, ts->cur, count_of(ts->cur));
-    if (others + mine + (want ? size : 0) > cap) {
-        /* Over (or no room for one inline put): spill, largest magazine
-         * first, down to 3/4 of the cap with this pool's full grant. */
-        const uint64_t low = cap - cap / 4;
-        while (others + mine + want * size > low) {
-            uint64_t best = 0;
-            uint32_t bi = 0;
-            bool bprev = false;
-            for (uint32_t i = 0; i < g->n; i++) {
-                tlp_tslot *t = tss[i];
-                if (!t)
-                    continue;
-                uint64_t bp = count_of(t->prev) * g->size[i];
-                uint64_t bc = count_of(t->cur) * g->size[i];
-                if (bp > best || (bp && bp == best && !bprev)) {
-                    best = bp;
-                    bi = i;
-                    bprev = true;
-                }
-                if (bc > best) {
-                    best = bc;
-                    bi = i;
-                    bprev = false;
-                }
-            }
-            if (best) {
-                tlp_tslot *t = tss[bi];
-                tlp_pool *p = g->pool[bi];
-                if (bprev) {
-                    take(sp, p, t->prev);
-                    t->prev = NULL;
-                } else {
-                    take(sp, p, t->cur);
-                    /* The loaded magazine: the inline path sees the empty
-                     * sentinel until this pool's next slow path. */
-                    tlp__thread_load(r, g->slot[bi], NULL, p->hidden);
-                }
-                t->cap_bytes -= best;
-                others -= best;
-                continue;
-            }
-            /* Nothing left elsewhere: this pool's previous magazine. */
-            if (count_of(ts->prev)) {
-                mine -= count_of(ts->prev) * size;
-                take(sp, pool, ts->prev);
-                ts->prev = NULL;
-                continue;
-            }
-            break;
+    /* The others' records: what this walk brings down. */
+    uint64_t others = tg->bytes - ts->cap_bytes;
+
+    for (uint32_t i = g->n; i-- > 0 && others + mine + want * size > low;) {
+        tlp_tslot *t = i == me ? NULL : tlp__tslot(r, g->slot[i]);
+        if (!t)
+            continue;
+        const uint64_t sz = g->size[i];
+        tlp_pool *p = g->pool[i];
+        uint64_t nc = count_of(t->cur), np = count_of(t->prev);
+        if (t->cur && grants(p))
+            t->cur->fast_cap = nc; /* the grant back */
+        others -= t->cap_bytes;
+        if (np && others + (nc + np) * sz + mine + want * size > low) {
+            take(sp, p, t->prev);
+            t->prev = NULL;
+            np = 0;
         }
+        if (nc && others + nc * sz + mine + want * size > low) {
+            take(sp, p, t->cur);
+            /* The loaded magazine: the inline path sees the empty
+             * sentinel until this pool's next slow path. */
+            tlp__thread_load(r, g->slot[i], NULL, p->hidden);
+            nc = 0;
+        }
+        t->cap_bytes = (nc + np) * sz;
+        others += t->cap_bytes;
+    }
+    /* Still over: this pool's previous magazine. */
+    if (others + mine + size > cap && count_of(ts->prev)) {
+        mine -= count_of(ts->prev) * size;
+        take(sp, pool, ts->prev);
+        ts->prev = NULL;
     }
     uint64_t room = cap > others + mine ? (cap - others - mine) / size : 0;
     if (want > room)
@@ -173,6 +152,70 @@ void tlp__cap_after(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, tlp__spill
     if (m && grants(pool))
         m->fast_cap = n + want;
 }
+
+#if TLP_FASTPATH
+/*
+ * A put of a group pool whose inline push failed only because the loaded
+ * magazine's grant was used up or taken back (count == fast_cap < mag_cap):
+ * a fresh grant and the push, with no lock. This is most of a capped
+ * thread's slow puts under a mix of sizes (every rebalance takes back the
+ * other classes' grants), so it must cost little more than the inline push.
+ *
+ * The handshake is the inline path's (tlpool.h): busy = 1, then
+ * loaded[slot] is read. If it shows a real magazine, that is ts->cur (the
+ * loaded magazine is the tslot's cur whenever it is shown), and a drain
+ * that wants it stores the sentinel and waits for busy == 0 before it
+ * touches the tslot's magazines: everything below happens before. Only
+ * the magazine's contents and the owner's own byte counts (ts->cap_bytes,
+ * tg->bytes: written by the owner and by tslot_drop, which runs only when
+ * the pool is destroyed, i.e. unused) change. ts->prev is read, not
+ * written. Returns false, having changed nothing, when the slow path must
+ * run: no tslot yet, magazine not shown, full, or no room under the cap
+ * for one more buffer (then the slow path rebalances).
+ */
+bool tlp__cap_put_lean(tlp_pool *pool, void *obj)
+{
+    tlp_thread_rec *r = tlp__self_rec;
+    const uint32_t slot = pool->head.slot;
+    tlp_tslot *ts = r ? tlp__tslot(r, slot) : NULL;
+    if (!ts || !ts->tg)
+        return false;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    /* A signal handler that interrupted the library: the slow path's
+     * checks stop it (busy set, or a pool marked as inside). */
+    if (atomic_load_explicit(&t->busy, memory_order_relaxed) != 0 || tlp__inside != NULL)
+        return false;
+    TLP__ENTER(t);
+    tlp__mag *m = TLP__LOADED(l, slot);
+    const uint64_t n = tlp__mag_count(m);
+    /* The sentinels (empty, leak) have fast_cap 0 and mag_cap > 0 ... but
+     * must never be written: compare the addresses. */
+    bool ok = m != &tlp__empty_mag && m != &tlp__leak_mag && n < pool->mag_cap;
+    if (ok) {
+        tlp__group *g = pool->group;
+        tlp__tgroup *tg = ts->tg;
+        const uint64_t size = pool->obj_size;
+        uint64_t want = pool->mag_cap - n; /* this push and the inline ones after it */
+        uint64_t fixed = (n + count_of(ts->prev)) * size;
+        uint64_t others = tg->bytes - ts->cap_bytes;
+        if (others + fixed + size > g->cap) {
+            ok = false; /* not even this one: rebalance in the slow path */
+        } else {
+            uint64_t room = (g->cap - others - fixed) / size;
+            if (want > room)
+                want = room;
+            ts->cap_bytes = fixed + want * size;
+            tg->bytes = others + ts->cap_bytes;
+            m->objs[n] = obj;
+            m->n.word += TLP__MAG_PUT_STEP; /* count + 1, puts + 1 (an inline put) */
+            m->fast_cap = n + want;
+        }
+    }
+    TLP__LEAVE(t);
+    return ok;
+}
+#endif
 
 void tlp__cap_push(tlp_thread_rec *r, tlp__spills *sp)
 {
