@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mix_count N: exactly N operations of the buffer mix with a tail to 64 KiB
+ * mix_count N [server]: exactly N operations of the buffer mix with a tail to 64 KiB
  * (bench_buf.cc's buf_mix_64k: one thread, a window of 1000 live buffers,
  * each operation frees a random one and allocates a new one, sizes drawn
- * from the same table), after a warm-up of 200,000 operations, for
+ * from the same table; with "server", server_mix.h's sizes instead, up to
+ * 16 KiB, in one thread), after a warm-up of 200,000 operations, for
  * scripts/callgrind_mix.sh. Built once per contender like pair_count:
  * malloc/free for the allocators, tlp_buf_alloc/tlp_buf_free (the default
  * buffer pool, inline) for tlpool. The script runs N and 2N under callgrind
@@ -37,8 +38,13 @@ static inline uint32_t below(uint32_t n)
 }
 
 /* buf_mix_64k's kTail: sizes drawn uniformly within (previous bound, bound]. */
-static const uint32_t bound[] = { 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536 };
-static const uint32_t percent[] = { 15, 15, 18, 14, 14, 8, 7, 5, 2, 2 };
+static const uint32_t tail_bound[] = { 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536 };
+static const uint32_t tail_percent[] = { 15, 15, 18, 14, 14, 8, 7, 5, 2, 2 };
+/* server_mix.h's kMixClasses (the server mix's sizes, without its second
+ * thread): mix_count N server. */
+static const uint32_t server_bound[] = { 16, 32, 64, 128, 256, 512, 1024, 4096, 16384 };
+static const uint32_t server_percent[] = { 15, 15, 18, 15, 15, 8, 7, 6, 1 };
+static const uint32_t *bound = tail_bound;
 static uint8_t table[100];
 
 static void *take(void)
@@ -74,8 +80,15 @@ int main(int argc, char **argv)
 {
     const long n = argc > 1 ? atol(argv[1]) : 100000;
     const long warm = 200000;
+    const uint32_t *percent = tail_percent;
+    unsigned nbound = sizeof tail_bound / sizeof tail_bound[0];
+    if (argc > 2 && argv[2][0] == 's') {
+        bound = server_bound;
+        percent = server_percent;
+        nbound = sizeof server_bound / sizeof server_bound[0];
+    }
     unsigned k = 0;
-    for (unsigned c = 0; c < sizeof bound / sizeof bound[0]; c++)
+    for (unsigned c = 0; c < nbound; c++)
         for (unsigned i = 0; i < percent[c]; i++)
             table[k++] = (uint8_t)c;
     static void *live[1000];

@@ -15,16 +15,19 @@
 # default buffer pool, inline, default per-thread cap), tlpool_nocap (the
 # same with TLPOOL_CONF=buf_thread_idle_bytes:none), tlpool_cap1m
 # (buf_thread_idle_bytes:1m).
-# Options: --build-dir DIR (default build-bench), --no-build, --out FILE.
+# Options: --mix tail|server (server: buf_server_mix's sizes, up to 16 KiB,
+# in one thread), --build-dir DIR (default build-bench), --no-build,
+# --out FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD=build-bench OPS=100000 BUILD_IT=1 OUT=""
+BUILD=build-bench OPS=100000 BUILD_IT=1 OUT="" MIX=tail
 CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,tlpool_nocap,tlpool_cap1m
 while [ $# -gt 0 ]; do
   case "$1" in
     --contenders) CONTENDERS=$2; shift 2 ;;
     --ops) OPS=$2; shift 2 ;;
+    --mix) MIX=$2; shift 2 ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --no-build) BUILD_IT=0; shift ;;
     --out) OUT=$2; shift 2 ;;
@@ -60,7 +63,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 # Total instructions (callgrind's "summary:" line) of one run of $2 operations.
 instructions() {
-  TLPOOL_CONF=$3 valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$1" "$2" >/dev/null 2>"$TMP/vg.err" ||
+  TLPOOL_CONF=$3 valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$1" "$2" "$MIX" >/dev/null 2>"$TMP/vg.err" ||
     { cat "$TMP/vg.err" >&2; return 1; }
   awk '/^summary:/ { print $2; exit }' "$TMP/cg.out"
 }
@@ -82,7 +85,7 @@ table=$(
   done
 )
 echo "$table"
-echo "(buffer mix with a tail to 64 KiB, one free + one allocation per op, one thread; (Ir(2N) - Ir(N)) / N with N = $OPS)"
+echo "(buffer mix: $MIX, one free + one allocation per op, one thread; (Ir(2N) - Ir(N)) / N with N = $OPS)"
 if [ -n "$OUT" ]; then
-  { echo "$table"; echo "ops: $OPS"; } >"$OUT"
+  { echo "$table"; echo "mix: $MIX, ops: $OPS"; } >"$OUT"
 fi

@@ -187,6 +187,9 @@ int tlp__bufpool_create(const tlp_bufpool_config *cfg, tlp_bufpool **out)
             g->size[i] = c->size;
             p->group_idx = i;
             p->group = g;
+            /* A class whose share of the cap is one buffer trades single
+             * buffers with its shared tier (src/single.c). */
+            p->single = p->mag_cap == 1;
         }
     }
     /* The fast paths' tables: grid indexes below class 0 are served by it. */

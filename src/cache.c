@@ -115,6 +115,13 @@ void *tlp__get_slow_at(tlp_pool *pool, void *site)
      * when it cannot serve the get. */
     if (unlikely(pool->leaks))
         return tlp__leak_get(pool, site);
+    /* A class whose thread cache holds one buffer: one from the shared
+     * tier, the thread's cache left as it is (single.c). */
+    if (pool->single) {
+        void *obj = tlp__single_get(pool);
+        if (obj)
+            return obj;
+    }
 #endif
     return tlp__get_locked(pool, site);
 }
@@ -357,8 +364,15 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
     }
     /* A class of a capped buffer pool: a new grant, without a lock, when
      * the loaded magazine has room (threadcap.c). */
-    if (pool->group && tlp__cap_put_lean(pool, obj))
-        return;
+    if (pool->group) {
+        int how = tlp__cap_put_lean(pool, obj);
+        if (how == TLP__LEAN_DONE)
+            return;
+        if (how == TLP__LEAN_ALONE) { /* single.c */
+            tlp__single_put(pool, obj);
+            return;
+        }
+    }
 #endif
     put_general(pool, obj, false);
 }

@@ -98,6 +98,7 @@ struct tlp_pool {
     bool hidden;           /* leak tracking: the fast path sees tlp__leak_mag, not the magazines */
     bool buf_class;        /* a class of a buffer pool (not listed by tlp_pool_foreach) */
     uint32_t group_idx;    /* index of the pool in its group */
+    bool single;           /* in a group, thread cache of one object: single.c */
     struct tlp__group *group; /* the pools sharing a per-thread idle cap (a buffer
                                * pool's classes), NULL for none; set before use */
     struct tlp__leaks *leaks; /* leak records (leak.c), NULL when not tracked */
@@ -218,9 +219,11 @@ struct tlp_thread_rec;
  * (fast_cap) and, when the thread's bound would pass the cap, trims the
  * other caches' grants and moves magazines into sp. */
 void tlp__cap_after(tlp_pool *pool, struct tlp_thread_rec *r, tlp_tslot *ts, tlp__spills *sp);
-/* A group pool's put whose inline push failed for want of a grant: a new
- * grant and the push without a lock; false: take the slow path. */
-bool tlp__cap_put_lean(tlp_pool *pool, void *obj);
+/* A group pool's put whose inline push failed: a new grant and the push
+ * without a lock (DONE), the object to the shared tier alone (ALONE:
+ * tlp__single_put), or the general slow path (SLOW). */
+enum { TLP__LEAN_DONE, TLP__LEAN_ALONE, TLP__LEAN_SLOW };
+int tlp__cap_put_lean(tlp_pool *pool, void *obj);
 /* No lock held: pushes what tlp__cap_after took (counted as cap_spilled). */
 void tlp__cap_push(struct tlp_thread_rec *r, tlp__spills *sp);
 /* The objects pool's shards received from the cap (statistics). */
@@ -291,6 +294,18 @@ tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home);           /* home first
 tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty);
 tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full);
 tlp__mag *tlp__shard_take_all(tlp_pool *pool);
+/* Single objects (single.c's pools): see shard.c. */
+enum { TLP__ONE_STORED, TLP__ONE_NO_EMPTY, TLP__ONE_OVER };
+int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj);
+void *tlp__shard_get_one(tlp_pool *pool, uint32_t home);
+
+/* single.c: a capped buffer pool's large classes (pool->single: a thread
+ * cache of one buffer per magazine). A get that finds the thread's
+ * magazine empty or not shown takes one object from the shared tier and
+ * leaves the thread's cache alone (NULL: take the general path); a put
+ * tlp__cap_put_lean sent ALONE stores the object there by itself. */
+void *tlp__single_get(tlp_pool *pool);
+void tlp__single_put(tlp_pool *pool, void *obj);
 
 /* victim.c */
 void *tlp__victim_rescue(tlp_pool *pool);

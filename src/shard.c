@@ -137,6 +137,90 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
     return e;
 }
 
+/*
+ * Single objects, for pools whose thread cache is one object (single.c):
+ * one lock round trip each, the object in a magazine of its own.
+ */
+
+/* Stores obj in the home shard in an empty magazine from the shard's stock
+ * (counted as a slow put, and as spilled by the per-thread cap: single.c's
+ * pools send a buffer here alone when their thread's cache cannot take it).
+ * TLP__ONE_NO_EMPTY: the stock is empty (nothing changed: the caller
+ * brings a magazine through tlp__shard_push); TLP__ONE_OVER: max_idle is
+ * reached (nothing changed: the caller releases obj). */
+int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj)
+{
+    /* max_idle: reserve first, as tlp__shard_push does (relaxed: a counter
+     * no data depends on). */
+    if (pool->max_idle &&
+        atomic_fetch_add_explicit(&pool->shared_objs, 1, memory_order_relaxed) >= pool->max_idle) {
+        atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
+        return TLP__ONE_OVER;
+    }
+    tlp_shard *s = shard_at(pool, home);
+    pthread_mutex_lock(&s->lock);
+    tlp__mag *m = tlp__stock_pop(s);
+    if (m) {
+        m->objs[0] = obj;
+        tlp__mag_set_count(m, 1);
+        m->next = s->mags;
+        s->mags = m;
+        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (m) {
+        tlp__count(&s->slow_puts, 1);
+        tlp__count(&s->cap_spilled, 1); /* kept out of the thread's cache by its cap */
+        return TLP__ONE_STORED;
+    }
+    if (pool->max_idle)
+        atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
+    return TLP__ONE_NO_EMPTY;
+}
+
+/* One object from the top magazine of the home shard, else of another
+ * shard; a magazine left empty joins that shard's stock (or the spare
+ * list). NULL: every shard is empty. */
+void *tlp__shard_get_one(tlp_pool *pool, uint32_t home)
+{
+    for (uint32_t i = 0; i < pool->nshards; i++) {
+        tlp_shard *s = shard_at(pool, home + i);
+        if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
+            continue; /* a relaxed peek, as in pop_one */
+        void *obj = NULL;
+        tlp__mag *spare = NULL;
+        pthread_mutex_lock(&s->lock);
+        tlp__mag *m = s->mags;
+        if (m) {
+            uintptr_t n = tlp__mag_count(m);
+            obj = m->objs[n - 1];
+            if (n == 1) {
+                s->mags = m->next;
+                tlp__mag_set_count(m, 0);
+                if (!tlp__stock_push(s, m))
+                    spare = m;
+            } else {
+                tlp__mag_set_count(m, n - 1);
+            }
+            atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - 1,
+                                  memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!obj)
+            continue;
+        if (spare) {
+            spare->next = NULL;
+            tlp__mag_recycle(pool, spare);
+        }
+        if (pool->max_idle)
+            atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
+        tlp__count(&s->hits_shared, 1);
+        return obj;
+    }
+    return NULL;
+}
+
 tlp__mag *tlp__shard_take_all(tlp_pool *pool)
 {
     tlp__mag *all = NULL;

@@ -155,11 +155,12 @@ void tlp__cap_after(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, tlp__spill
 
 #if TLP_FASTPATH
 /*
- * A put of a group pool whose inline push failed only because the loaded
- * magazine's grant was used up or taken back (count == fast_cap < mag_cap):
- * a fresh grant and the push, with no lock. This is most of a capped
- * thread's slow puts under a mix of sizes (every rebalance takes back the
- * other classes' grants), so it must cost little more than the inline push.
+ * A put of a group pool whose inline push failed. The common case under a
+ * mix of sizes is a loaded magazine with room whose grant was used up or
+ * taken back (count == fast_cap < mag_cap): it gets a new grant and the
+ * push here, with no lock, at little more than the inline push's cost.
+ * Every rebalance takes grants back, so this is most of a capped thread's
+ * slow puts.
  *
  * The handshake is the inline path's (tlpool.h): busy = 1, then
  * loaded[slot] is read. If it shows a real magazine, that is ts->cur (the
@@ -169,39 +170,45 @@ void tlp__cap_after(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, tlp__spill
  * the magazine's contents and the owner's own byte counts (ts->cap_bytes,
  * tg->bytes: written by the owner and by tslot_drop, which runs only when
  * the pool is destroyed, i.e. unused) change. ts->prev is read, not
- * written. Returns false, having changed nothing, when the slow path must
- * run: no tslot yet, magazine not shown, full, or no room under the cap
- * for one more buffer (then the slow path rebalances).
+ * written.
+ *
+ * Returns TLP__LEAN_DONE (pushed), TLP__LEAN_ALONE (a pool->single class
+ * whose cache is full, or has no magazine or no room under the cap: the
+ * object goes to the shared tier by itself, single.c, rather than through
+ * a rebalance that would push out other classes for one large buffer) or
+ * TLP__LEAN_SLOW (the general slow path: no tslot yet, the magazine full,
+ * not shown, or no room).
  */
-bool tlp__cap_put_lean(tlp_pool *pool, void *obj)
+int tlp__cap_put_lean(tlp_pool *pool, void *obj)
 {
     tlp_thread_rec *r = tlp__self_rec;
     const uint32_t slot = pool->head.slot;
     tlp_tslot *ts = r ? tlp__tslot(r, slot) : NULL;
     if (!ts || !ts->tg)
-        return false;
+        return TLP__LEAN_SLOW;
     tlp__slot_ref *l = tlp__tls;
     tlp__thread *t = tlp__head(l);
     /* A signal handler that interrupted the library: the slow path's
      * checks stop it (busy set, or a pool marked as inside). */
     if (atomic_load_explicit(&t->busy, memory_order_relaxed) != 0 || tlp__inside != NULL)
-        return false;
+        return TLP__LEAN_SLOW;
+    const tlp__group *g = pool->group;
+    tlp__tgroup *tg = ts->tg;
+    const uint64_t size = pool->obj_size;
+    const uint64_t others = tg->bytes - ts->cap_bytes;
+    int how = pool->single ? TLP__LEAN_ALONE : TLP__LEAN_SLOW;
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
-    const uint64_t n = tlp__mag_count(m);
-    /* The sentinels (empty, leak) have fast_cap 0 and mag_cap > 0 ... but
-     * must never be written: compare the addresses. */
-    bool ok = m != &tlp__empty_mag && m != &tlp__leak_mag && n < pool->mag_cap;
-    if (ok) {
-        tlp__group *g = pool->group;
-        tlp__tgroup *tg = ts->tg;
-        const uint64_t size = pool->obj_size;
-        uint64_t want = pool->mag_cap - n; /* this push and the inline ones after it */
-        uint64_t fixed = (n + count_of(ts->prev)) * size;
-        uint64_t others = tg->bytes - ts->cap_bytes;
-        if (others + fixed + size > g->cap) {
-            ok = false; /* not even this one: rebalance in the slow path */
-        } else {
+    if (m == &tlp__empty_mag || m == &tlp__leak_mag) {
+        /* No magazine shown (never written). A single class gets one back
+         * through the slow path only when it fits without a rebalance. */
+        if (others + size <= g->cap)
+            how = TLP__LEAN_SLOW;
+    } else {
+        const uint64_t n = tlp__mag_count(m);
+        const uint64_t fixed = (n + count_of(ts->prev)) * size;
+        if (n < pool->mag_cap && others + fixed + size <= g->cap) {
+            uint64_t want = pool->mag_cap - n; /* this push and the inline ones after it */
             uint64_t room = (g->cap - others - fixed) / size;
             if (want > room)
                 want = room;
@@ -210,10 +217,11 @@ bool tlp__cap_put_lean(tlp_pool *pool, void *obj)
             m->objs[n] = obj;
             m->n.word += TLP__MAG_PUT_STEP; /* count + 1, puts + 1 (an inline put) */
             m->fast_cap = n + want;
+            how = TLP__LEAN_DONE;
         }
     }
     TLP__LEAVE(t);
-    return ok;
+    return how;
 }
 #endif
 

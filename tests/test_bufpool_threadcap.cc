@@ -366,3 +366,100 @@ TEST(BufThreadCap, DrainsRacingACappedMix)
     EXPECT_EQ(total_out(s), 0u);
     expect_accounted(s);
 }
+
+// The class of bp whose buffers have exactly `size` bytes.
+const tlp_bufclass_stats &class_of(const tlp_bufpool_stats &s, size_t size)
+{
+    for (unsigned i = 0; i < s.nclasses; i++)
+        if (s.classes[i].size == size)
+            return s.classes[i];
+    ADD_FAILURE() << "no class of " << size << " bytes";
+    return s.classes[0];
+}
+
+// A thread whose caches of the smaller classes fill its cap frees a large
+// buffer (a class whose share of the cap is one buffer): the buffer goes
+// to the shared tier by itself. It does not push the thread's other
+// caches out to make room for itself (they serve most requests; a large
+// buffer is one of few), and the next allocation of its class finds it
+// there.
+TEST(BufThreadCap, LargeBufferDoesNotPushOutSmallerCaches)
+{
+    BufPool bp;
+    on_live_thread(
+        [&] {
+            // One buffer of each class from 8 KiB to 56 KiB (one-buffer
+            // caches), freed smallest first: 308 KiB, so the last ones
+            // already find no room.
+            std::vector<void *> v;
+            for (size_t size : class_sizes(bp))
+                if (size >= 8 * KiB && size < 64 * KiB)
+                    v.push_back(tlp_bufpool_alloc(bp, size));
+            void *big = tlp_bufpool_alloc(bp, 64 * KiB);
+            ASSERT_NE(big, nullptr);
+            for (void *p : v)
+                tlp_bufpool_free(bp, p);
+            const tlp_bufpool_stats s0 = stats_of(bp);
+            // Full enough that a 64 KiB buffer does not fit beside them.
+            ASSERT_GT(s0.idle_thread_bytes + 64 * KiB, 256 * KiB);
+
+            tlp_bufpool_free(bp, big);
+            const tlp_bufpool_stats s1 = stats_of(bp);
+            EXPECT_EQ(s1.idle_thread_bytes, s0.idle_thread_bytes);
+            EXPECT_EQ(s1.cap_spilled_bytes, s0.cap_spilled_bytes + 64 * KiB);
+
+            void *again = tlp_bufpool_alloc(bp, 64 * KiB);
+            EXPECT_EQ(again, big);
+            const tlp_bufpool_stats s2 = stats_of(bp);
+            EXPECT_EQ(class_of(s2, 64 * KiB).hits_shared, class_of(s1, 64 * KiB).hits_shared + 1);
+            EXPECT_EQ(s2.idle_thread_bytes, s0.idle_thread_bytes);
+            tlp_bufpool_free(bp, again);
+        },
+        [&] {
+            tlp_bufpool_stats s = stats_of(bp);
+            EXPECT_LE(s.idle_thread_bytes, 256 * KiB);
+            EXPECT_EQ(total_out(s), 0u);
+            expect_accounted(s);
+        });
+}
+
+// The large classes' single trades with the shared tier under a small
+// shared budget: buffers beyond the budget go back to the system (the
+// shared tier's stock of empty magazines runs out on the way, so some
+// puts bring their own), another thread finds the kept ones there, and
+// every buffer is accounted for.
+TEST(BufThreadCap, LargeClassesTradeSingleBuffersWithTheSharedTier)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.max_class = 64 * KiB;
+    cfg.max_idle_bytes = 44 * 4 * 64 * KiB; // 44 classes: each one's share is 4 x 64 KiB
+    BufPool bp(cfg);
+    std::vector<void *> v;
+    for (int i = 0; i < 40; i++)
+        v.push_back(tlp_bufpool_alloc(bp, 64 * KiB));
+    std::thread t([&] {
+        for (void *p : v)
+            tlp_bufpool_free(bp, p);
+    });
+    t.join();
+    tlp_bufpool_stats s = stats_of(bp);
+    const tlp_bufclass_stats &c = class_of(s, 64 * KiB);
+    EXPECT_GT(c.released, 0u);
+    EXPECT_GE(c.idle, 2u);
+    EXPECT_EQ(c.out, 0u);
+    expect_accounted(s);
+    const uint64_t idle = c.idle;
+
+    std::thread u([&] {
+        for (uint64_t i = 0; i < idle; i++)
+            v[i] = tlp_bufpool_alloc(bp, 64 * KiB);
+        for (uint64_t i = 0; i < idle; i++)
+            tlp_bufpool_free(bp, v[i]);
+    });
+    u.join();
+    s = stats_of(bp);
+    const tlp_bufclass_stats &d = class_of(s, 64 * KiB);
+    EXPECT_GE(d.hits_shared, idle);
+    EXPECT_EQ(d.made, c.made);
+    expect_accounted(s);
+}
