@@ -72,6 +72,8 @@ typedef struct tlp_shard {
      * relaxed adds on a line no other CPU writes (stats sum the shards). */
     _Atomic uint64_t hits_shared, slow_puts, retired_puts;
     _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
+    uint64_t quota;      /* max_idle room this shard reserved in shared_objs ahead of
+                          * single objects' puts (shard.c; under lock) */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
 
 #define TLP_SHARD_EMPTIES 8u

@@ -142,23 +142,53 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
  * one lock round trip each, the object in a magazine of its own.
  */
 
+/* The quota a shard reserves at once: at most 8 objects, and little enough
+ * beside max_idle that what the shards hold in reserve (up to twice this
+ * each) does not crowd out the magazines' pushes. */
+static uint64_t quota_step(const tlp_pool *pool)
+{
+    uint64_t q = pool->max_idle / (4 * (uint64_t)pool->nshards);
+    return q > 8 ? 8 : q ? q : 1;
+}
+
+/* Shard lock held, s->quota == 0: reserves a quota step of max_idle room
+ * in shared_objs, or one object if that is all there is; false if none. */
+static bool reserve_quota(tlp_pool *pool, tlp_shard *s)
+{
+    uint64_t q = quota_step(pool);
+    for (;;) {
+        uint64_t before = atomic_fetch_add_explicit(&pool->shared_objs, q, memory_order_relaxed);
+        if (before + q <= pool->max_idle) {
+            s->quota = q;
+            return true;
+        }
+        atomic_fetch_sub_explicit(&pool->shared_objs, q, memory_order_relaxed);
+        if (q == 1)
+            return false;
+        q = 1;
+    }
+}
+
 /* Stores obj in the home shard in an empty magazine from the shard's stock
  * (counted as a slow put, and as spilled by the per-thread cap: single.c's
  * pools send a buffer here alone when their thread's cache cannot take it).
  * TLP__ONE_NO_EMPTY: the stock is empty (nothing changed: the caller
  * brings a magazine through tlp__shard_push); TLP__ONE_OVER: max_idle is
- * reached (nothing changed: the caller releases obj). */
+ * reached (nothing changed: the caller releases obj). A magazine taken
+ * from the shards holds objects some of which came in this way: their room
+ * is given back from shared_objs as for any magazine (the quota is room
+ * reserved, not objects). */
 int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj)
 {
-    /* max_idle: reserve first, as tlp__shard_push does (relaxed: a counter
-     * no data depends on). */
-    if (pool->max_idle &&
-        atomic_fetch_add_explicit(&pool->shared_objs, 1, memory_order_relaxed) >= pool->max_idle) {
-        atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
-        return TLP__ONE_OVER;
-    }
     tlp_shard *s = shard_at(pool, home);
     pthread_mutex_lock(&s->lock);
+    /* max_idle: room reserved first, like tlp__shard_push, but a few
+     * objects at a time (the shard's quota, under its lock), so that a
+     * single object's trade rarely writes the pool-wide counter. */
+    if (pool->max_idle && s->quota == 0 && !reserve_quota(pool, s)) {
+        pthread_mutex_unlock(&s->lock);
+        return TLP__ONE_OVER;
+    }
     tlp__mag *m = tlp__stock_pop(s);
     if (m) {
         m->objs[0] = obj;
@@ -167,6 +197,8 @@ int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj)
         s->mags = m;
         atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+        if (pool->max_idle)
+            s->quota--;
     }
     pthread_mutex_unlock(&s->lock);
     if (m) {
@@ -174,8 +206,6 @@ int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj)
         tlp__count(&s->cap_spilled, 1); /* kept out of the thread's cache by its cap */
         return TLP__ONE_STORED;
     }
-    if (pool->max_idle)
-        atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
     return TLP__ONE_NO_EMPTY;
 }
 
@@ -205,6 +235,15 @@ void *tlp__shard_get_one(tlp_pool *pool, uint32_t home)
             }
             atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - 1,
                                   memory_order_relaxed);
+            /* Its room stays reserved as the shard's quota, up to two
+             * steps; the excess goes back to shared_objs. */
+            if (pool->max_idle) {
+                uint64_t q = quota_step(pool);
+                if (++s->quota > 2 * q) {
+                    atomic_fetch_sub_explicit(&pool->shared_objs, q, memory_order_relaxed);
+                    s->quota -= q;
+                }
+            }
         }
         pthread_mutex_unlock(&s->lock);
         if (!obj)
@@ -213,8 +252,6 @@ void *tlp__shard_get_one(tlp_pool *pool, uint32_t home)
             spare->next = NULL;
             tlp__mag_recycle(pool, spare);
         }
-        if (pool->max_idle)
-            atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
         tlp__count(&s->hits_shared, 1);
         return obj;
     }
@@ -228,8 +265,10 @@ tlp__mag *tlp__shard_take_all(tlp_pool *pool)
         tlp_shard *s = &pool->shards[i];
         pthread_mutex_lock(&s->lock);
         tlp__mag *list = s->mags;
-        uint64_t n = atomic_load_explicit(&s->objs, memory_order_relaxed);
+        /* The objects' room and the shard's unused quota go back. */
+        uint64_t n = atomic_load_explicit(&s->objs, memory_order_relaxed) + s->quota;
         s->mags = NULL;
+        s->quota = 0;
         atomic_store_explicit(&s->objs, 0, memory_order_relaxed);
         pthread_mutex_unlock(&s->lock);
         if (pool->max_idle)
