@@ -87,8 +87,8 @@ static void adopt(tlp_pool *p, tlp__mag *m)
         return;
     tlp__mag_retire_puts(p, m);
     if (!tlp__mag_count(m)) {
-        m->next = p->spares;
-        p->spares = m;
+        m->next = atomic_load_explicit(&p->spares, memory_order_relaxed);
+        atomic_store_explicit(&p->spares, m, memory_order_relaxed);
         return;
     }
     tlp_shard *s = &p->shards[0];

@@ -64,17 +64,18 @@ typedef struct tlp_shard {
     pthread_mutex_t lock;
     tlp__mag *mags;      /* non-empty magazines, LIFO */
     _Atomic uint64_t objs; /* objects in mags: written under lock, read as a hint */
-    tlp__mag *empties;   /* a small stock of empty magazines for the threads at
-                          * home here, so that exchanging magazines takes this
-                          * lock and not the pool-wide spare_lock */
-    uint32_t nempties;   /* at most TLP_SHARD_EMPTIES */
+    tlp__mag *empties;   /* the stock of empty magazines of the threads at home
+                          * here, so that exchanging magazines takes this lock
+                          * and not the pool-wide spare_lock; not bounded: an
+                          * empty magazine goes to the stock of the shard its
+                          * full replacement came from, and a shard whose stock
+                          * runs out takes from the others' before allocating */
+    _Atomic uint32_t nempties; /* magazines in empties: written under lock, read as a hint */
     /* Slow-path statistics of the threads running on this shard's CPU:
      * relaxed adds on a line no other CPU writes (stats sum the shards). */
     _Atomic uint64_t hits_shared, slow_puts, retired_puts;
     _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
-
-#define TLP_SHARD_EMPTIES 8u
 
 /* ---- the pool ----------------------------------------------------------- */
 
@@ -115,9 +116,10 @@ struct tlp_pool {
     tlp__mag *victim;
     _Atomic uint64_t victim_objs;  /* written under victim_lock, read as a hint */
 
-    /* empty magazines kept for reuse */
+    /* empty magazines kept for reuse (drains, exits; the shards' stocks
+     * hold the slow paths' own) */
     pthread_mutex_t spare_lock;
-    tlp__mag *spares;
+    _Atomic(tlp__mag *) spares;  /* written under spare_lock, peeked relaxed */
 
     /* references held by the background drainer / release_idle_all;
      * guarded by registry_lock, destroy waits for 0 on registry_cond */
@@ -275,18 +277,28 @@ static inline uint32_t tlp__home(const tlp_thread_rec *r)
     int cpu = sched_getcpu();
     return cpu >= 0 ? (uint32_t)cpu : r->home;
 }
-tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t home);
-void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m);
+/* The slow path's shard index: tlp__home reduced to [0, nshards), once per
+ * slow path (the CPU lookup and the division are not repeated). */
+static inline uint32_t tlp__home_idx(tlp_pool *pool, const tlp_thread_rec *r)
+{
+    return tlp__home(r) % pool->nshards;
+}
+/* An empty magazine for a slow path at home shard h (h < nshards): the
+ * home stock, else tlp__mag_alloc_near. */
+tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t h);
+/* An empty magazine when the home stock (h) had none: the spare list, else
+ * another shard's stock, else a new one; NULL without memory. */
+tlp__mag *tlp__mag_alloc_near(tlp_pool *pool, uint32_t h);
 void tlp__mag_free_spares(tlp_pool *pool);      /* the spare list and every shard's stock */
 uint64_t tlp__mag_list_objs(const tlp__mag *list);
 
 /* shard.c */
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m);  /* may release (max_idle) */
-tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home);           /* home first, then steal */
-/* One lock round trip each: a full magazine for an empty one (get side),
- * an empty one for a full one (put side; not for pools with max_idle). */
-tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty);
-tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full);
+/* One lock round trip each: a full magazine for an empty one (get side:
+ * the home shard h first, then the others), an empty one for a full one
+ * (put side; not for pools with max_idle). h < nshards. */
+tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty);
+tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full);
 tlp__mag *tlp__shard_take_all(tlp_pool *pool);
 
 /* victim.c */
@@ -356,35 +368,43 @@ static inline void tlp__mag_push(tlp__mag *m, void *obj)
     tlp__mag_set_count(m, n + 1);
 }
 
-static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
+/* The magazine's inline puts join the statistics of shard `stat` (the
+ * slow path's home shard, whose line it is using anyway). */
+static inline void tlp__mag_retire_puts_to(tlp_shard *stat, tlp__mag *m)
 {
     uint64_t puts = tlp__mag_puts(m);
     if (puts) {
-        atomic_fetch_add_explicit(&tlp__stat_shard(pool)->retired_puts, puts,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&stat->retired_puts, puts, memory_order_relaxed);
         m->n.word &= 0xffffu;
     }
 }
+/* The same, where no home shard is at hand (drains, exits, fork). */
+static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
+{
+    if (tlp__mag_puts(m))
+        tlp__mag_retire_puts_to(tlp__stat_shard(pool), m);
+}
 
 /* A shard's stock of empty magazines, its lock held: pop one (or NULL);
- * push one if the stock has room (false: the caller recycles it). */
+ * push one (its puts retired, its count 0). */
 static inline tlp__mag *tlp__stock_pop(tlp_shard *s)
 {
     tlp__mag *m = s->empties;
     if (m) {
         s->empties = m->next;
-        s->nempties--;
+        atomic_store_explicit(&s->nempties,
+                              atomic_load_explicit(&s->nempties, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
     }
     return m;
 }
-static inline bool tlp__stock_push(tlp_shard *s, tlp__mag *m)
+static inline void tlp__stock_push(tlp_shard *s, tlp__mag *m)
 {
-    if (s->nempties >= TLP_SHARD_EMPTIES)
-        return false;
     m->next = s->empties;
     s->empties = m;
-    s->nempties++;
-    return true;
+    atomic_store_explicit(&s->nempties,
+                          atomic_load_explicit(&s->nempties, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 /* victim.c: magazines an owner hands over after a drain missed it */

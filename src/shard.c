@@ -14,7 +14,8 @@ static tlp_shard *shard_at(tlp_pool *pool, uint32_t i)
 
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
 {
-    tlp__mag_retire_puts(pool, m);
+    tlp_shard *s = shard_at(pool, home);
+    tlp__mag_retire_puts_to(s, m);
     uint64_t n = tlp__mag_count(m);
     /* max_idle: reserve room first; a magazine that does not fit is released
      * whole (batch-wise, outside any lock). Relaxed: a counter, no data
@@ -30,7 +31,6 @@ void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
             return;
         }
     }
-    tlp_shard *s = shard_at(pool, home);
     pthread_mutex_lock(&s->lock);
     m->next = s->mags;
     s->mags = m;
@@ -39,87 +39,59 @@ void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
     pthread_mutex_unlock(&s->lock);
 }
 
-static tlp__mag *pop_one(tlp_pool *pool, tlp_shard *s)
-{
-    /* Relaxed peek to skip empty shards without taking their lock; the
-     * lock below is what makes the pop correct. */
-    if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
-        return NULL;
-    pthread_mutex_lock(&s->lock);
-    tlp__mag *m = s->mags;
-    if (m) {
-        s->mags = m->next;
-        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
-                              memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (m) {
-        m->next = NULL;
-        if (pool->max_idle)
-            atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
-    }
-    return m;
-}
+/*
+ * The slow paths' exchanges, each one lock round trip instead of two (a
+ * magazine out and a magazine in). Called under the owner's thread lock
+ * (thread lock before shard lock, as everywhere), with the home shard's
+ * index h (< nshards) looked up once per slow path.
+ */
 
-tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home)
+/* Get side: pops a full magazine from the home shard, else from the others
+ * in turn, and stocks `empty` (may be NULL; its puts retired, count 0) in
+ * the stock of the shard the full one came from: a thread that only takes
+ * sends its empties to the shard of the threads that fill them. NULL, and
+ * `empty` untouched, when no shard has a full magazine. */
+tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty)
 {
     for (uint32_t i = 0; i < pool->nshards; i++) {
-        tlp__mag *m = pop_one(pool, shard_at(pool, home + i));
-        if (m)
+        tlp_shard *s = &pool->shards[h];
+        if (++h == pool->nshards)
+            h = 0;
+        /* A relaxed peek to skip empty shards without taking their lock;
+         * the lock is what makes the pop correct. */
+        if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        tlp__mag *m = s->mags;
+        if (m) {
+            s->mags = m->next;
+            atomic_store_explicit(&s->objs,
+                                  atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
+                                  memory_order_relaxed);
+            if (empty)
+                tlp__stock_push(s, empty);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (m) {
+            m->next = NULL;
+            if (pool->max_idle)
+                atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
             return m;
+        }
     }
     return NULL;
 }
 
-/*
- * The slow paths' exchanges with the home shard, each one lock round trip
- * instead of two (a magazine out and a magazine in). Called under the
- * owner's thread lock (thread lock before shard lock, as everywhere).
- */
-
-/* Get side: pops a full magazine from the home shard and, when there was
- * one, stocks `empty` (may be NULL) in the shard's stock of empties (the
- * spare list if the stock is full). NULL, and `empty` untouched, when the
- * home shard has no full magazine: the caller steals (tlp__shard_pop). */
-tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty)
-{
-    tlp_shard *s = shard_at(pool, home);
-    if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
-        return NULL; /* a relaxed peek, as in pop_one */
-    /* Before it can enter the stock, where another thread may take it. If
-     * no trade happens it stays the owner's, its puts counted already. */
-    if (empty)
-        tlp__mag_retire_puts(pool, empty);
-    pthread_mutex_lock(&s->lock);
-    tlp__mag *m = s->mags;
-    bool kept = false;
-    if (m) {
-        s->mags = m->next;
-        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
-                              memory_order_relaxed);
-        kept = empty && tlp__stock_push(s, empty);
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (!m)
-        return NULL;
-    m->next = NULL;
-    if (pool->max_idle)
-        atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
-    if (empty && !kept)
-        tlp__mag_recycle(pool, empty);
-    return m;
-}
-
 /* Put side, for pools without max_idle (whose pushes may release objects,
  * which must not happen under the thread lock): pushes `full` (may be NULL)
- * and takes an empty magazine from the stock, else a spare or a new one;
+ * and takes an empty magazine from the stock, else tlp__mag_alloc_near;
  * NULL when out of memory (`full` was pushed all the same). */
-tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
+tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full)
 {
-    tlp_shard *s = shard_at(pool, home);
+    tlp_shard *s = &pool->shards[h];
     uint64_t n = 0;
     if (full) {
-        tlp__mag_retire_puts(pool, full);
+        tlp__mag_retire_puts_to(s, full);
         n = tlp__mag_count(full);
     }
     pthread_mutex_lock(&s->lock);
@@ -132,7 +104,7 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
     tlp__mag *e = tlp__stock_pop(s);
     pthread_mutex_unlock(&s->lock);
     if (!e)
-        return tlp__mag_alloc(pool);
+        return tlp__mag_alloc_near(pool, h);
     e->next = NULL;
     return e;
 }
