@@ -75,15 +75,19 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
     return list;
 }
 
-static void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
+__attribute__((noinline)) static void catch_up(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
+{
+    tlp__mag *list = hand_over(pool, ts);
+    pthread_mutex_unlock(&r->lock);
+    tlp__victim_add(pool, list);
+    pthread_mutex_lock(&r->lock);
+}
+
+static inline void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     pthread_mutex_lock(&r->lock);
-    if (unlikely(ts->missed)) {
-        tlp__mag *list = hand_over(pool, ts);
-        pthread_mutex_unlock(&r->lock);
-        tlp__victim_add(pool, list);
-        pthread_mutex_lock(&r->lock);
-    }
+    if (unlikely(ts->missed))
+        catch_up(pool, r, ts);
 }
 
 /* A pool in a group (a buffer pool's class): the per-thread idle cap

@@ -241,19 +241,45 @@ extern tlp__mag tlp__empty_mag;
 extern tlp__mag tlp__leak_mag;
 extern tlp__thread tlp__sentinel_thread;
 
-/* thread.c: the calling thread's record, created on first use (NULL: ENOMEM) */
-tlp_thread_rec *tlp__thread_self(void);
-/* thread.c: the calling thread's cache of pool, made on first use (NULL:
- * ENOMEM). Takes the registry lock and r->lock the first time only. */
-tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool);
+/* The calling thread's record (NULL before its first slow path) */
+extern __thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
+/* thread.c: the calling thread's record, made (NULL: ENOMEM) */
+tlp_thread_rec *tlp__thread_make(void);
+/* The calling thread's record, created on first use (NULL: ENOMEM) */
+static inline tlp_thread_rec *tlp__thread_self(void)
+{
+    tlp_thread_rec *r = tlp__self_rec;
+    return likely(r != NULL) ? r : tlp__thread_make();
+}
+/* thread.c: make the calling thread's cache of pool (NULL: ENOMEM). Takes
+ * the registry lock and r->lock. */
+tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool);
+/* The calling thread's cache of pool, made on first use (NULL: ENOMEM). */
+static inline tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
+{
+    tlp_tslot *ts = tlp__tslot(r, pool->head.slot);
+    return likely(ts != NULL) ? ts : tlp__thread_attach_new(r, pool);
+}
 /* thread.c: unlink ts from its pool's holders and forget it (registry lock
  * and the thread's lock held; its magazines already taken) */
 void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot);
-/* thread.c: install m as the loaded magazine of slot (owner, thread lock held);
+/* Install m as the loaded magazine of slot (owner, thread lock held);
  * hidden: show the fast path tlp__leak_mag instead (leak-tracked pools) */
-void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden);
-/* The calling thread's record (NULL before its first slow path) */
-extern __thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
+static inline void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
+{
+    r->ts[slot]->cur = m;
+#if TLP_FASTPATH
+    /* Relaxed: only this thread's fast path reads `loaded` for the magazine
+     * contents, and it is this thread that wrote them. Drains never read
+     * `loaded`; they use the tslot under the thread lock. Hidden
+     * (leak-tracked) pools show tlp__leak_mag: every operation leaves the
+     * inline path, and leak.c's path uses the tslot's magazines. */
+    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? &tlp__leak_mag : m;
+    atomic_store_explicit(&tlp__loaded_of(r)[slot], view, memory_order_relaxed);
+#else
+    (void)hidden;
+#endif
+}
 
 /* slot.c: allocate / free a pool slot (registry lock held) */
 int tlp__slot_alloc(tlp_pool *pool);

@@ -149,12 +149,9 @@ static void make_exit_key(void)
         abort(); /* only EAGAIN: the process is out of TLS keys at start-up */
 }
 
-tlp_thread_rec *tlp__thread_self(void)
+tlp_thread_rec *tlp__thread_make(void)
 {
-    tlp_thread_rec *r = tlp__self_rec;
-    if (likely(r != NULL))
-        return r;
-
+    tlp_thread_rec *r;
     pthread_once(&exit_key_once, make_exit_key);
     r = calloc(1, sizeof *r);
     tlp__thread *pub = calloc(1, sizeof *pub);
@@ -226,13 +223,10 @@ static bool cover(tlp_thread_rec *r, uint32_t slot)
     return true;
 }
 
-tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
+tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
 {
     uint32_t slot = pool->head.slot;
-    tlp_tslot *ts = tlp__tslot(r, slot);
-    if (likely(ts != NULL))
-        return ts;
-    ts = calloc(1, sizeof *ts);
+    tlp_tslot *ts = calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
     ts->rec = r;
@@ -264,18 +258,3 @@ tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
     return ts;
 }
 
-void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
-{
-    r->ts[slot]->cur = m;
-#if TLP_FASTPATH
-    /* Relaxed: only this thread's fast path reads `loaded` for the magazine
-     * contents, and it is this thread that wrote them. Drains never read
-     * `loaded`; they use the tslot under the thread lock. Hidden
-     * (leak-tracked) pools show tlp__leak_mag: every operation leaves the
-     * inline path, and leak.c's path uses the tslot's magazines. */
-    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? &tlp__leak_mag : m;
-    atomic_store_explicit(&tlp__loaded_of(r)[slot], view, memory_order_relaxed);
-#else
-    (void)hidden;
-#endif
-}
