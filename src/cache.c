@@ -40,8 +40,7 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, uint32
             if (keep)
                 ts->prev = m;
             m = full;
-            obj = tlp__mag_pop(m);
-            tlp__count(&home->hits_shared, 1);
+            obj = tlp__mag_pop(m); /* counted by the trade (hits_traded) */
         } else if (!m) {
             /* An empty magazine now, so the puts that follow are fast.
              * NULL (no memory) is fine: the put path retries. */
@@ -161,7 +160,7 @@ void *tlp__get_locked(tlp_pool *pool, void *site)
  * tier (pushed by the caller after unlocking), or sets *failed. h: the home
  * shard's index. */
 static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, void *obj,
-                           uint32_t h, bool *failed)
+                           uint32_t h, bool *failed, bool *counted)
 {
     uint32_t slot = pool->head.slot;
     tlp__mag *m = ts->cur;
@@ -182,6 +181,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, vo
             /* p (full, or NULL) goes to the shard in the same lock round
              * trip that brings an empty magazine back. */
             tlp__mag *e = tlp__shard_trade_full(pool, h, p);
+            *counted = true; /* the trade counted this slow put */
             ts->prev = m;
             if (!e) {
                 /* p is in the shard already; m stays loaded, as the
@@ -248,17 +248,18 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
     tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
     /* The running CPU's shard, looked up once: statistics, trades, spill. */
     uint32_t h = r ? tlp__home_idx(pool, r) : 0;
-    tlp__count(&pool->shards[h].slow_puts, 1);
-    bool failed = (ts == NULL);
+    bool failed = (ts == NULL), counted = false;
     tlp__mag *spill = NULL;
     if (ts) {
         lock_owner(pool, r, ts);
-        spill = put_cached(pool, r, ts, obj, h, &failed);
+        spill = put_cached(pool, r, ts, obj, h, &failed, &counted);
         if (unlikely(pool->group != NULL))
             cap_unlock(pool, r, ts);
         else
             pthread_mutex_unlock(&r->lock);
     }
+    if (!counted)
+        tlp__count(&pool->shards[h].slow_puts, 1);
     if (failed) {
         /* No memory for a magazine: do not keep the object, lose nothing. */
         tlp__obj_release(pool, obj);

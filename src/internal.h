@@ -73,7 +73,12 @@ typedef struct tlp_shard {
     _Atomic uint32_t nempties; /* magazines in empties: written under lock, read as a hint */
     /* Slow-path statistics of the threads running on this shard's CPU:
      * relaxed adds on a line no other CPU writes (stats sum the shards). */
-    _Atomic uint64_t hits_shared, slow_puts, retired_puts;
+    _Atomic uint64_t slow_puts, retired_puts;
+    /* ... and the trades' own, counted under `lock` (tlp__count_locked: a
+     * load and a store, no read-modify-write): gets served by a trade with
+     * this shard, and the slow puts and retired inline puts of the put
+     * side's trades (summed into slow puts). */
+    _Atomic uint64_t hits_shared, puts_traded;
     _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
 
@@ -307,7 +312,9 @@ static inline uint32_t tlp__home(const tlp_thread_rec *r)
  * slow path (the CPU lookup and the division are not repeated). */
 static inline uint32_t tlp__home_idx(tlp_pool *pool, const tlp_thread_rec *r)
 {
-    return tlp__home(r) % pool->nshards;
+    uint32_t c = tlp__home(r);
+    /* Shards default to one per CPU: no division in the common case. */
+    return likely(c < pool->nshards) ? c : c % pool->nshards;
 }
 /* An empty magazine for a slow path at home shard h (h < nshards): the
  * home stock, else tlp__mag_alloc_near. */
@@ -518,6 +525,12 @@ static inline uint64_t tlp__relaxed_get(_Atomic uint64_t *c)
 static inline void tlp__count(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+/* The same for a counter only ever written under one lock, held: a load
+ * and a store, no read-modify-write (readers may read it without the lock). */
+static inline void tlp__count_locked(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 /* ======================================================================== */

@@ -70,6 +70,7 @@ tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty)
                                   memory_order_relaxed);
             if (empty)
                 tlp__stock_push(s, empty);
+            tlp__count_locked(&s->hits_shared, 1);
         }
         pthread_mutex_unlock(&s->lock);
         if (m) {
@@ -85,16 +86,19 @@ tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty)
 /* Put side, for pools without max_idle (whose pushes may release objects,
  * which must not happen under the thread lock): pushes `full` (may be NULL)
  * and takes an empty magazine from the stock, else tlp__mag_alloc_near;
- * NULL when out of memory (`full` was pushed all the same). */
+ * NULL when out of memory (`full` was pushed all the same). Counts the
+ * calling put as a slow put. */
 tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full)
 {
     tlp_shard *s = &pool->shards[h];
-    uint64_t n = 0;
+    uint64_t n = 0, puts = 1; /* the slow put itself */
     if (full) {
-        tlp__mag_retire_puts_to(s, full);
+        puts += tlp__mag_puts(full);
+        full->n.word &= 0xffffu; /* its inline puts retired, below */
         n = tlp__mag_count(full);
     }
     pthread_mutex_lock(&s->lock);
+    tlp__count_locked(&s->puts_traded, puts);
     if (full) {
         full->next = s->mags;
         s->mags = full;

@@ -72,7 +72,8 @@ void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
     uint64_t retired_puts = tlp__relaxed_get(&pool->retired_puts);
     for (uint32_t i = 0; i < pool->nshards; i++) {
         hits_shared += tlp__relaxed_get(&pool->shards[i].hits_shared);
-        slow_puts += tlp__relaxed_get(&pool->shards[i].slow_puts);
+        slow_puts += tlp__relaxed_get(&pool->shards[i].slow_puts) +
+                     tlp__relaxed_get(&pool->shards[i].puts_traded);
         retired_puts += tlp__relaxed_get(&pool->shards[i].retired_puts);
     }
     out->hits_shared = hits_shared;
