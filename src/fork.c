@@ -23,7 +23,7 @@ static void pool_locks(tlp_pool *p, bool lock)
      * two of these at once, so this order cannot deadlock. */
     if (lock) {
         for (uint32_t i = 0; i < p->nshards; i++)
-            pthread_mutex_lock(&p->shards[i].lock);
+            tlp__lock_take(&p->shards[i].lock);
         pthread_mutex_lock(&p->victim_lock);
         pthread_mutex_lock(&p->spare_lock);
 #ifdef TLP_CHECKED
@@ -36,7 +36,7 @@ static void pool_locks(tlp_pool *p, bool lock)
         pthread_mutex_unlock(&p->spare_lock);
         pthread_mutex_unlock(&p->victim_lock);
         for (uint32_t i = p->nshards; i-- > 0;)
-            pthread_mutex_unlock(&p->shards[i].lock);
+            tlp__lock_drop(&p->shards[i].lock);
     }
 }
 

@@ -35,6 +35,7 @@
 #define TLP_INTERNAL_H
 
 #include "tlpool.h"
+#include "lock.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -60,8 +61,11 @@
 
 /* ---- shared tier -------------------------------------------------------- */
 
+/* The first cache line holds everything a trade touches (lock.h's lock,
+ * not a pthread mutex: 4 bytes, and no calls). */
 typedef struct tlp_shard {
-    pthread_mutex_t lock;
+    tlp__lock lock;
+    _Atomic uint32_t nempties; /* magazines in empties: written under lock, read as a hint */
     tlp__mag *mags;      /* non-empty magazines, LIFO */
     _Atomic uint64_t objs; /* objects in mags: written under lock, read as a hint */
     tlp__mag *empties;   /* the stock of empty magazines of the threads at home
@@ -70,15 +74,16 @@ typedef struct tlp_shard {
                           * empty magazine goes to the stock of the shard its
                           * full replacement came from, and a shard whose stock
                           * runs out takes from the others' before allocating */
-    _Atomic uint32_t nempties; /* magazines in empties: written under lock, read as a hint */
-    /* Slow-path statistics of the threads running on this shard's CPU:
-     * relaxed adds on a line no other CPU writes (stats sum the shards). */
-    _Atomic uint64_t slow_puts, retired_puts;
-    /* ... and the trades' own, counted under `lock` (tlp__count_locked: a
+    /* The trades' statistics, counted under `lock` (tlp__count_locked: a
      * load and a store, no read-modify-write): gets served by a trade with
      * this shard, and the slow puts and retired inline puts of the put
      * side's trades (summed into slow puts). */
     _Atomic uint64_t hits_shared, puts_traded;
+    /* The other slow-path statistics of the threads running on this
+     * shard's CPU: relaxed adds on a line no other CPU writes (stats sum
+     * the shards). */
+    _Atomic uint64_t slow_puts __attribute__((aligned(TLP_CACHELINE)));
+    _Atomic uint64_t retired_puts;
     _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
 

@@ -64,9 +64,9 @@ tlp__mag *tlp__mag_alloc_near(tlp_pool *pool, uint32_t h)
         tlp_shard *s = &pool->shards[(h + i) % pool->nshards];
         if (atomic_load_explicit(&s->nempties, memory_order_relaxed) == 0)
             continue;
-        pthread_mutex_lock(&s->lock);
+        tlp__lock_take(&s->lock);
         m = tlp__stock_pop(s);
-        pthread_mutex_unlock(&s->lock);
+        tlp__lock_drop(&s->lock);
     }
     return m ? ready(pool, m) : mag_new(pool);
 }
@@ -84,9 +84,9 @@ void tlp__mag_recycle(tlp_pool *pool, tlp__mag *m)
 tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t h)
 {
     tlp_shard *s = &pool->shards[h];
-    pthread_mutex_lock(&s->lock);
+    tlp__lock_take(&s->lock);
     tlp__mag *m = tlp__stock_pop(s);
-    pthread_mutex_unlock(&s->lock);
+    tlp__lock_drop(&s->lock);
     if (!m)
         return tlp__mag_alloc_near(pool, h);
     m->next = NULL;
@@ -106,11 +106,11 @@ void tlp__mag_free_spares(tlp_pool *pool)
 {
     for (uint32_t i = 0; i < pool->nshards; i++) {
         tlp_shard *s = &pool->shards[i];
-        pthread_mutex_lock(&s->lock);
+        tlp__lock_take(&s->lock);
         tlp__mag *stock = s->empties;
         s->empties = NULL;
         atomic_store_explicit(&s->nempties, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&s->lock);
+        tlp__lock_drop(&s->lock);
         free_list(stock);
     }
     pthread_mutex_lock(&pool->spare_lock);

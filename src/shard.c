@@ -31,12 +31,12 @@ void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
             return;
         }
     }
-    pthread_mutex_lock(&s->lock);
+    tlp__lock_take(&s->lock);
     m->next = s->mags;
     s->mags = m;
     atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + n,
                           memory_order_relaxed);
-    pthread_mutex_unlock(&s->lock);
+    tlp__lock_drop(&s->lock);
 }
 
 /*
@@ -61,7 +61,7 @@ tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty)
          * the lock is what makes the pop correct. */
         if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
             continue;
-        pthread_mutex_lock(&s->lock);
+        tlp__lock_take(&s->lock);
         tlp__mag *m = s->mags;
         if (m) {
             s->mags = m->next;
@@ -72,7 +72,7 @@ tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty)
                 tlp__stock_push(s, empty);
             tlp__count_locked(&s->hits_shared, 1);
         }
-        pthread_mutex_unlock(&s->lock);
+        tlp__lock_drop(&s->lock);
         if (m) {
             m->next = NULL;
             if (pool->max_idle)
@@ -97,7 +97,7 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full)
         full->n.word &= 0xffffu; /* its inline puts retired, below */
         n = tlp__mag_count(full);
     }
-    pthread_mutex_lock(&s->lock);
+    tlp__lock_take(&s->lock);
     tlp__count_locked(&s->puts_traded, puts);
     if (full) {
         full->next = s->mags;
@@ -106,7 +106,7 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full)
                               memory_order_relaxed);
     }
     tlp__mag *e = tlp__stock_pop(s);
-    pthread_mutex_unlock(&s->lock);
+    tlp__lock_drop(&s->lock);
     if (!e)
         return tlp__mag_alloc_near(pool, h);
     e->next = NULL;
@@ -118,12 +118,12 @@ tlp__mag *tlp__shard_take_all(tlp_pool *pool)
     tlp__mag *all = NULL;
     for (uint32_t i = 0; i < pool->nshards; i++) {
         tlp_shard *s = &pool->shards[i];
-        pthread_mutex_lock(&s->lock);
+        tlp__lock_take(&s->lock);
         tlp__mag *list = s->mags;
         uint64_t n = atomic_load_explicit(&s->objs, memory_order_relaxed);
         s->mags = NULL;
         atomic_store_explicit(&s->objs, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&s->lock);
+        tlp__lock_drop(&s->lock);
         if (pool->max_idle)
             atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
         while (list) {

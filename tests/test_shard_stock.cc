@@ -156,3 +156,51 @@ TEST(ShardStock, TakerAndGiverOnTwoShardsMakeNoMagazineAfterWarmUp) {
     EXPECT_EQ(s.gets, (uint64_t)batches * n);
     tlp_pool_destroy(p);
 }
+
+// Eight threads on one shard, magazines of one object: every get and put
+// past the thread cache trades with the same shard, so its lock is taken
+// contended (the spin, then the futex sleep of src/lock.c). Each object
+// is tagged by its holder while held: an object handed to two threads at
+// once shows the other's tag.
+TEST(ShardStock, EightThreadsTradingWithOneShardLoseNothing) {
+    tlp_config c{};
+    c.obj_size = 64;
+    c.thread_cache = 2;  // magazines of 1
+    c.shards = 1;
+    c.name = "one-shard";
+    tlp_pool *p = nullptr;
+    ASSERT_EQ(tlp_pool_create(&c, &p), 0);
+    const int nthreads = 8, rounds = 3000, k = 6;
+    std::atomic<long> bad{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < nthreads; t++) {
+        ts.emplace_back([&, t] {
+            void *held[k];
+            for (int r = 0; r < rounds; r++) {
+                for (int i = 0; i < k; i++) {
+                    held[i] = tlp_get(p);
+                    if (!held[i]) {
+                        bad++;
+                        return;
+                    }
+                    static_cast<std::atomic<int> *>(held[i])->store(t + 1, std::memory_order_relaxed);
+                }
+                std::this_thread::yield();
+                for (int i = k; i-- > 0;) {
+                    if (static_cast<std::atomic<int> *>(held[i])->load(std::memory_order_relaxed) != t + 1)
+                        bad++;
+                    tlp_put(p, held[i]);
+                }
+            }
+        });
+    }
+    for (auto &th : ts) th.join();
+    EXPECT_EQ(bad.load(), 0) << "objects handed to two threads at once, or NULL";
+    tlp_stats s;
+    tlp_stats_get(p, &s);
+    EXPECT_EQ(s.out, 0u);
+    EXPECT_EQ(s.gets, (uint64_t)nthreads * rounds * k);
+    EXPECT_EQ(s.gets, s.puts);
+    EXPECT_EQ(s.made, s.idle + s.released);
+    tlp_pool_destroy(p);
+}
