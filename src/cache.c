@@ -77,14 +77,14 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
 __attribute__((noinline)) static void catch_up(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     tlp__mag *list = hand_over(pool, ts);
-    pthread_mutex_unlock(&r->lock);
+    tlp__lock_drop(&r->lock);
     tlp__victim_add(pool, list);
-    pthread_mutex_lock(&r->lock);
+    tlp__lock_take(&r->lock);
 }
 
 static inline void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
-    pthread_mutex_lock(&r->lock);
+    tlp__lock_take(&r->lock);
     if (unlikely(ts->missed))
         catch_up(pool, r, ts);
 }
@@ -97,7 +97,7 @@ __attribute__((noinline)) static void cap_unlock(tlp_pool *pool, tlp_thread_rec 
     tlp__spills sp;
     sp.n = 0;
     tlp__cap_after(pool, r, ts, &sp);
-    pthread_mutex_unlock(&r->lock);
+    tlp__lock_drop(&r->lock);
     if (sp.n)
         tlp__cap_push(r, &sp);
 }
@@ -133,7 +133,7 @@ void *tlp__get_locked(tlp_pool *pool, void *site)
         if (unlikely(pool->group != NULL))
             cap_unlock(pool, r, ts);
         else
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
     }
     if (!obj) {
         obj = tlp__victim_rescue(pool);
@@ -256,7 +256,7 @@ __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
         if (unlikely(pool->group != NULL))
             cap_unlock(pool, r, ts);
         else
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
     }
     if (!counted)
         tlp__count(&pool->shards[h].slow_puts, 1);

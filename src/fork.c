@@ -50,7 +50,7 @@ static void prepare(void)
         if (tlp__pools[s])
             pthread_mutex_lock(&tlp__pools[s]->drain_lock);
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
-        pthread_mutex_lock(&r->lock);
+        tlp__lock_take(&r->lock);
     for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], true);
@@ -64,7 +64,7 @@ static void release_all(void)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], false);
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
     for (uint32_t s = tlp__pools_cap; s-- > 0;)
         if (tlp__pools[s])
             pthread_mutex_unlock(&tlp__pools[s]->drain_lock);

@@ -172,7 +172,7 @@ typedef struct tlp_tslot {
 typedef struct tlp_thread_rec {
     tlp__thread *pub;        /* the fast path's record (header + loaded[]);
                               * replaced when it grows (owner, thread lock held) */
-    pthread_mutex_t lock;    /* owner's slow path, drains, destroy */
+    tlp__lock lock;          /* owner's slow path, drains, destroy (lock.h) */
     struct tlp_thread_rec *next, *prev;  /* registry list */
     struct tlp_thread_rec *pending;      /* handshake.c scratch (registry lock) */
     struct tlp_tslot *pending_ts;        /* ... and its tslot of the pool being drained */

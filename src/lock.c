@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The contended halves of the shards' futex lock (lock.h).
+ * The contended halves of the slow paths' futex lock (lock.h).
  */
 #include "lock.h"
 

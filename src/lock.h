@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shards' lock: a futex mutex (Drepper's "Futexes are tricky", mutex
- * 2). Uncontended, taking it is one compare-and-swap and dropping it one
- * exchange, inline, where a pthread mutex costs two calls through the PLT
- * and its type checks (about 55 instructions per pair). Contended, a waiter
- * spins briefly (the holder is inside a few dozen instructions) and then
- * sleeps in the kernel, as a pthread mutex does: a preempted holder costs
- * no spinning core. Not recursive, no owner checks, no cancellation point.
+ * The lock of the slow paths (a shard's, a thread's): a futex mutex
+ * (Drepper's "Futexes are tricky", mutex 2). Uncontended, taking it is one
+ * compare-and-swap and dropping it one exchange, inline, where a pthread
+ * mutex costs two calls through the PLT and its type checks (about 55
+ * instructions per pair, callgrind); every magazine exchange takes two.
+ * Contended, a waiter spins briefly (the holder is usually inside a few
+ * dozen instructions) and then sleeps in the kernel, as a pthread mutex
+ * does: a preempted holder, or a drain holding a thread's lock across its
+ * barrier, costs no spinning core. Not recursive, no owner checks, no
+ * cancellation point (like the pthread mutexes it replaces).
  */
 #ifndef TLP_LOCK_H
 #define TLP_LOCK_H

@@ -104,14 +104,14 @@ static void thread_exit(void *arg)
         tlp__mag *mags[2];
         tlp__ref ref;
         pthread_mutex_lock(&tlp__registry_lock);
-        pthread_mutex_lock(&r->lock);
+        tlp__lock_take(&r->lock);
         tlp_pool *pool = take_next(r, &from, mags, &ref);
         if (!pool && from != 0) {
             /* A hook may have used a pool of a lower slot: one more pass. */
             from = 0;
             pool = take_next(r, &from, mags, &ref);
         }
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
         if (!pool) {
             /* Nothing cached any more: leave the registry. */
             if (r->prev)
@@ -137,7 +137,6 @@ static void thread_exit(void *arg)
     tlp__tls = (tlp__slot_ref *)(void *)(&tlp__sentinel_thread + 1);
     tlp__self_rec = NULL;
     tlp__nocancel_end(old);
-    pthread_mutex_destroy(&r->lock);
     free(r->ts);
     free(r->pub);
     free(r);
@@ -162,13 +161,12 @@ tlp_thread_rec *tlp__thread_make(void)
     }
     r->pub = pub;
     atomic_init(&pub->busy, 0);
-    pthread_mutex_init(&r->lock, NULL);
+    tlp__lock_init(&r->lock);
     r->home = atomic_fetch_add_explicit(&next_home, 1, memory_order_relaxed);
     r->tid = pthread_self();
     r->ktid = (int)gettid();
     atomic_init(&r->acks, 0);
     if (pthread_setspecific(exit_key, r) != 0) {
-        pthread_mutex_destroy(&r->lock);
         free(pub);
         free(r);
         return NULL;
@@ -231,9 +229,9 @@ tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
         return NULL;
     ts->rec = r;
     pthread_mutex_lock(&tlp__registry_lock);
-    pthread_mutex_lock(&r->lock);
+    tlp__lock_take(&r->lock);
     if (!cover(r, slot)) {
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
         pthread_mutex_unlock(&tlp__registry_lock);
         free(ts);
         return NULL;
@@ -241,7 +239,7 @@ tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
     if (pool->group) {
         ts->tg = group_of(r, pool);
         if (!ts->tg) {
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
             pthread_mutex_unlock(&tlp__registry_lock);
             free(ts);
             return NULL;
@@ -253,7 +251,7 @@ tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
         pool->holders->hprev = ts;
     pool->holders = ts;
     r->ts[slot] = ts;
-    pthread_mutex_unlock(&r->lock);
+    tlp__lock_drop(&r->lock);
     pthread_mutex_unlock(&tlp__registry_lock);
     return ts;
 }
