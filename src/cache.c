@@ -362,8 +362,14 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
         tlp__leak_put(pool, obj);
         return;
     }
-#endif
+    /* A plain pool (no hook, not tracked, not checked): put_general's
+     * work without its call. */
+    tlp__lib_enter(pool, "tlp_put");
+    put_locked(pool, obj);
+    tlp__lib_leave();
+#else
     put_general(pool, obj, false);
+#endif
 }
 
 void *tlp_get_noinline(tlp_pool *pool)
