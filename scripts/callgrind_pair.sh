@@ -20,11 +20,15 @@
 # tlpool_leaks and tlpool_leaks64 (a leak-tracked pool: leak_sample 1 and
 # 64).
 # Options: --build-dir DIR (default build-bench), --no-build, --out FILE
-# (also write the table there).
+# (also write the table there), --batch (count bench/batch_count.c instead:
+# rounds of 1024 gets then 1024 puts, the threads_batch/n:1024 scenario on
+# one thread; prints instructions per object taken and given back, with
+# --pairs N read as N rounds, default 100; the tlpool variants other than
+# tlpool do not apply).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD=build-bench PAIRS=200000 BUILD_IT=1 OUT=""
+BUILD=build-bench PAIRS="" BUILD_IT=1 OUT="" PROG=pair_count
 CONTENDERS=glibc,jemalloc,mimalloc,tcmalloc,tlpool,tlpool_noinline,tlpool_nohandshake,tlpool_scoped,tlpool_reset,tlpool_leaks,tlpool_leaks64
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,12 +37,23 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD=$2; shift 2 ;;
     --no-build) BUILD_IT=0; shift ;;
     --out) OUT=$2; shift 2 ;;
+    --batch) PROG=batch_count; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "callgrind_pair.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 command -v valgrind >/dev/null || { echo "callgrind_pair.sh: valgrind is not installed (scripts/install_deps.sh)" >&2; exit 1; }
 IFS=, read -r -a LIST <<<"$CONTENDERS"
+if [ $PROG = batch_count ]; then
+  PAIRS=${PAIRS:-100} PER=1024 UNIT="object (get+put of a batch of 1024)"
+  kept=()
+  for c in "${LIST[@]}"; do
+    [[ $c == tlpool?* ]] || kept+=("$c")
+  done
+  LIST=("${kept[@]}")
+else
+  PAIRS=${PAIRS:-200000} PER=1 UNIT=pair
+fi
 
 if [ $BUILD_IT = 1 ]; then
   if [ ! -f "$BUILD/bench/contenders.txt" ]; then
@@ -49,7 +64,7 @@ if [ $BUILD_IT = 1 ]; then
   targets=()
   for c in "${LIST[@]}"; do
     if [[ $c == tlpool* ]] || grep -q "^$c built" "$BUILD/bench/contenders.txt"; then
-      targets+=("pair_count_$c")
+      targets+=("${PROG}_$c")
     fi
   done
   [ ${#targets[@]} -eq 0 ] || cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target "${targets[@]}" >/dev/null
@@ -66,22 +81,26 @@ instructions() {
 }
 
 table=$(
-  printf '%-20s %18s\n' contender "instructions/pair"
+  printf '%-20s %18s\n' contender "instructions/$([ $PER = 1 ] && echo pair || echo object)"
   for c in "${LIST[@]}"; do
-    exe=$BUILD/bench/pair_count_$c
+    exe=$BUILD/bench/${PROG}_$c
     if [ ! -x "$exe" ]; then
       printf '%-20s %18s\n' "$c" skipped
       continue
     fi
     if ir1=$(instructions "$exe" "$PAIRS") && ir2=$(instructions "$exe" $((2 * PAIRS))); then
-      printf '%-20s %18s\n' "$c" "$(awk -v a="$ir1" -v b="$ir2" -v n="$PAIRS" 'BEGIN { printf "%.2f", (b - a) / n }')"
+      printf '%-20s %18s\n' "$c" "$(awk -v a="$ir1" -v b="$ir2" -v n="$((PAIRS * PER))" 'BEGIN { printf "%.2f", (b - a) / n }')"
     else
       printf '%-20s %18s\n' "$c" failed
     fi
   done
 )
 echo "$table"
-echo "(64-byte get/put or malloc/free pair, one thread; (Ir(2N) - Ir(N)) / N with N = $PAIRS)"
+if [ $PER = 1 ]; then
+  echo "(64-byte get/put or malloc/free pair, one thread; (Ir(2N) - Ir(N)) / N with N = $PAIRS)"
+else
+  echo "(64-byte $UNIT, one thread; (Ir(2N) - Ir(N)) / (1024 N) with N = $PAIRS rounds)"
+fi
 if [ -n "$OUT" ]; then
   { echo "$table"; echo "pairs: $PAIRS"; } >"$OUT"
 fi

@@ -11,8 +11,8 @@
 
 
 /* Under the thread lock: an object from this thread's own cache or a whole
- * magazine from the shared tier, or NULL. */
-static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
+ * magazine from the shared tier, or NULL. h: the home shard's index. */
+static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, uint32_t h)
 {
     uint32_t slot = pool->head.slot;
     tlp__mag *m = ts->cur;
@@ -26,28 +26,25 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
         m = p;
         obj = tlp__mag_pop(m);
     } else {
-        uint32_t home = tlp__home(r);
-        /* The empty one goes back with the trade, unless it becomes the
-         * second magazine (two_mags and none yet). */
-        tlp__mag *give = (m && !(!p && pool->two_mags)) ? m : NULL;
-        tlp__mag *full = tlp__shard_trade_empty(pool, home, give);
+        tlp_shard *home = &pool->shards[h];
+        /* The empty one goes with the trade, unless it becomes the second
+         * magazine (two_mags and none yet). Its puts are retired first, on
+         * the home shard's line (if no trade happens it stays loaded, its
+         * puts counted already). */
+        bool keep = m && !p && pool->two_mags;
+        tlp__mag *give = (m && !keep) ? m : NULL;
+        if (give)
+            tlp__mag_retire_puts_to(home, give);
+        tlp__mag *full = tlp__shard_trade_empty(pool, h, give);
         if (full) {
-            give = NULL; /* traded */
-        } else {
-            full = tlp__shard_pop(pool, home); /* steal from the other shards */
-        }
-        if (full) {
-            if (m && !p && pool->two_mags)
+            if (keep)
                 ts->prev = m;
-            else if (give)
-                tlp__mag_give(pool, home, m);
             m = full;
-            obj = tlp__mag_pop(m);
-            tlp__count(&pool->shards[home % pool->nshards].hits_shared, 1);
+            obj = tlp__mag_pop(m); /* counted by the trade (hits_traded) */
         } else if (!m) {
             /* An empty magazine now, so the puts that follow are fast.
              * NULL (no memory) is fine: the put path retries. */
-            m = tlp__mag_take(pool, home);
+            m = tlp__mag_take(pool, h);
         }
     }
     tlp__thread_load(r, slot, m, pool->hidden);
@@ -77,15 +74,19 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
     return list;
 }
 
-static void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
+__attribute__((noinline)) static void catch_up(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
-    pthread_mutex_lock(&r->lock);
-    if (unlikely(ts->missed)) {
-        tlp__mag *list = hand_over(pool, ts);
-        pthread_mutex_unlock(&r->lock);
-        tlp__victim_add(pool, list);
-        pthread_mutex_lock(&r->lock);
-    }
+    tlp__mag *list = hand_over(pool, ts);
+    tlp__lock_drop(&r->lock);
+    tlp__victim_add(pool, list);
+    tlp__lock_take(&r->lock);
+}
+
+static inline void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
+{
+    tlp__lock_take(&r->lock);
+    if (unlikely(ts->missed))
+        catch_up(pool, r, ts);
 }
 
 /* A pool in a group (a buffer pool's class): the per-thread idle cap
@@ -96,7 +97,7 @@ __attribute__((noinline)) static void cap_unlock(tlp_pool *pool, tlp_thread_rec 
     tlp__spills sp;
     sp.n = 0;
     tlp__cap_after(pool, r, ts, &sp);
-    pthread_mutex_unlock(&r->lock);
+    tlp__lock_drop(&r->lock);
     if (sp.n)
         tlp__cap_push(r, &sp);
 }
@@ -133,12 +134,13 @@ void *tlp__get_locked(tlp_pool *pool, void *site)
     tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
     void *obj = NULL;
     if (ts) {
+        uint32_t h = tlp__home_idx(pool, r);
         lock_owner(pool, r, ts);
-        obj = get_cached(pool, r, ts);
+        obj = get_cached(pool, r, ts, h);
         if (unlikely(pool->group != NULL))
             cap_unlock(pool, r, ts);
         else
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
     }
     if (!obj) {
         obj = tlp__victim_rescue(pool);
@@ -162,16 +164,17 @@ void *tlp__get_locked(tlp_pool *pool, void *site)
 }
 
 /* Under the thread lock: push obj; returns a full magazine for the shared
- * tier (pushed by the caller after unlocking), or sets *failed. */
+ * tier (pushed by the caller after unlocking), or sets *failed. h: the home
+ * shard's index. */
 static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, void *obj,
-                           bool *failed)
+                           uint32_t h, bool *failed, bool *counted)
 {
     uint32_t slot = pool->head.slot;
     tlp__mag *m = ts->cur;
     tlp__mag *spill = NULL;
 
     if (!m) {
-        m = tlp__mag_take(pool, tlp__home(r));
+        m = tlp__mag_take(pool, h);
         if (!m) {
             *failed = true;
             return NULL;
@@ -184,7 +187,8 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, vo
         } else if (pool->two_mags && !pool->max_idle) {
             /* p (full, or NULL) goes to the shard in the same lock round
              * trip that brings an empty magazine back. */
-            tlp__mag *e = tlp__shard_trade_full(pool, tlp__home(r), p);
+            tlp__mag *e = tlp__shard_trade_full(pool, h, p);
+            *counted = true; /* the trade counted this slow put */
             ts->prev = m;
             if (!e) {
                 /* p is in the shard already; m stays loaded, as the
@@ -195,7 +199,7 @@ static tlp__mag *put_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, vo
             }
             m = e;
         } else {
-            tlp__mag *e = tlp__mag_take(pool, tlp__home(r));
+            tlp__mag *e = tlp__mag_take(pool, h);
             if (!e) {
                 *failed = true;
                 return NULL;
@@ -245,28 +249,31 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
  * tlp__put_slow stays a short function. */
 __attribute__((noinline)) static void put_locked(tlp_pool *pool, void *obj)
 {
-    tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
     tlp__track_poison(obj, pool->obj_size);
 
     tlp_thread_rec *r = tlp__thread_self();
     tlp_tslot *ts = r ? tlp__thread_attach(r, pool) : NULL;
-    bool failed = (ts == NULL);
+    /* The running CPU's shard, looked up once: statistics, trades, spill. */
+    uint32_t h = r ? tlp__home_idx(pool, r) : 0;
+    bool failed = (ts == NULL), counted = false;
     tlp__mag *spill = NULL;
     if (ts) {
         lock_owner(pool, r, ts);
-        spill = put_cached(pool, r, ts, obj, &failed);
+        spill = put_cached(pool, r, ts, obj, h, &failed, &counted);
         if (unlikely(pool->group != NULL))
             cap_unlock(pool, r, ts);
         else
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
     }
+    if (!counted)
+        tlp__count(&pool->shards[h].slow_puts, 1);
     if (failed) {
         /* No memory for a magazine: do not keep the object, lose nothing. */
         tlp__obj_release(pool, obj);
         return;
     }
     if (spill)
-        tlp__shard_push(pool, tlp__home(r), spill);
+        tlp__shard_push(pool, h, spill);
 }
 
 __attribute__((noinline)) static void drop_refused(tlp_pool *pool, void *obj)
@@ -373,8 +380,14 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
             return;
         }
     }
-#endif
+    /* A plain pool (no hook, not tracked, not checked): put_general's
+     * work without its call. */
+    tlp__lib_enter(pool, "tlp_put");
+    put_locked(pool, obj);
+    tlp__lib_leave();
+#else
     put_general(pool, obj, false);
+#endif
 }
 
 void *tlp_get_noinline(tlp_pool *pool)

@@ -23,7 +23,7 @@ static void pool_locks(tlp_pool *p, bool lock)
      * two of these at once, so this order cannot deadlock. */
     if (lock) {
         for (uint32_t i = 0; i < p->nshards; i++)
-            pthread_mutex_lock(&p->shards[i].lock);
+            tlp__lock_take(&p->shards[i].lock);
         pthread_mutex_lock(&p->victim_lock);
         pthread_mutex_lock(&p->spare_lock);
 #ifdef TLP_CHECKED
@@ -36,7 +36,7 @@ static void pool_locks(tlp_pool *p, bool lock)
         pthread_mutex_unlock(&p->spare_lock);
         pthread_mutex_unlock(&p->victim_lock);
         for (uint32_t i = p->nshards; i-- > 0;)
-            pthread_mutex_unlock(&p->shards[i].lock);
+            tlp__lock_drop(&p->shards[i].lock);
     }
 }
 
@@ -50,7 +50,7 @@ static void prepare(void)
         if (tlp__pools[s])
             pthread_mutex_lock(&tlp__pools[s]->drain_lock);
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
-        pthread_mutex_lock(&r->lock);
+        tlp__lock_take(&r->lock);
     for (uint32_t s = 0; s < tlp__pools_cap; s++)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], true);
@@ -64,7 +64,7 @@ static void release_all(void)
         if (tlp__pools[s])
             pool_locks(tlp__pools[s], false);
     for (tlp_thread_rec *r = tlp__threads; r; r = r->next)
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
     for (uint32_t s = tlp__pools_cap; s-- > 0;)
         if (tlp__pools[s])
             pthread_mutex_unlock(&tlp__pools[s]->drain_lock);
@@ -87,8 +87,8 @@ static void adopt(tlp_pool *p, tlp__mag *m)
         return;
     tlp__mag_retire_puts(p, m);
     if (!tlp__mag_count(m)) {
-        m->next = p->spares;
-        p->spares = m;
+        m->next = atomic_load_explicit(&p->spares, memory_order_relaxed);
+        atomic_store_explicit(&p->spares, m, memory_order_relaxed);
         return;
     }
     tlp_shard *s = &p->shards[0];

@@ -90,11 +90,11 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         while (pool->holders) {
             tlp_tslot *ts = pool->holders;
             tlp_thread_rec *r = ts->rec;
-            pthread_mutex_lock(&r->lock);
+            tlp__lock_take(&r->lock);
             take(pool, &list, ts->cur);
             take(pool, &list, ts->prev);
             tlp__tslot_drop(pool, ts, slot);
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
         }
         return list;
     }
@@ -110,12 +110,12 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         tlp_thread_rec *r = ts->rec;
         if (!remote && r != self)
             continue;
-        pthread_mutex_lock(&r->lock);
+        tlp__lock_take(&r->lock);
         if (ts->cur || ts->prev) {
             unload(r, slot);
             take_tslot(pool, &list, ts);
         }
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
     }
     pthread_mutex_unlock(&tlp__registry_lock);
     return list;
@@ -131,9 +131,9 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         tlp_thread_rec *r = ts->rec;
         if (!remote && r != self)
             continue;
-        pthread_mutex_lock(&r->lock);
+        tlp__lock_take(&r->lock);
         if (!ts->cur && !ts->prev) {
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
             continue;
         }
         unload(r, slot);
@@ -162,11 +162,11 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
              * so that its owner's next operation takes the slow path and
              * hands the magazines to the victim generation itself. */
             ts->missed = true;
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
             continue;
         }
         take_tslot(pool, &list, ts);
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
     }
     return list;
 #endif

@@ -35,6 +35,7 @@
 #define TLP_INTERNAL_H
 
 #include "tlpool.h"
+#include "lock.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -60,23 +61,36 @@
 
 /* ---- shared tier -------------------------------------------------------- */
 
+/* The first cache line holds everything a trade touches (lock.h's lock,
+ * not a pthread mutex: 4 bytes, and no calls). */
 typedef struct tlp_shard {
-    pthread_mutex_t lock;
+    tlp__lock lock;
+    _Atomic uint32_t nempties; /* magazines in empties: written under lock, read as a hint */
     tlp__mag *mags;      /* non-empty magazines, LIFO */
     _Atomic uint64_t objs; /* objects in mags: written under lock, read as a hint */
-    tlp__mag *empties;   /* a small stock of empty magazines for the threads at
-                          * home here, so that exchanging magazines takes this
-                          * lock and not the pool-wide spare_lock */
-    uint32_t nempties;   /* at most TLP_SHARD_EMPTIES */
-    /* Slow-path statistics of the threads running on this shard's CPU:
-     * relaxed adds on a line no other CPU writes (stats sum the shards). */
-    _Atomic uint64_t hits_shared, slow_puts, retired_puts;
-    _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
+    tlp__mag *empties;   /* the stock of empty magazines of the threads at home
+                          * here, so that exchanging magazines takes this lock
+                          * and not the pool-wide spare_lock; not bounded: an
+                          * empty magazine goes to the stock of the shard its
+                          * full replacement came from, and a shard whose stock
+                          * runs out takes from the others' before allocating */
+    /* The trades' statistics, counted under `lock` (tlp__count_locked: a
+     * load and a store, no read-modify-write): gets served by a trade with
+     * this shard, and the slow puts and retired inline puts of the put
+     * side's trades (summed into slow puts). */
+    _Atomic uint64_t hits_shared, puts_traded;
+    /* Single objects' puts (single.c) stored here, counted under `lock`
+     * (also counted in puts_traded) as spilled by the per-thread cap. */
+    _Atomic uint64_t spilled_traded;
     uint64_t quota;      /* max_idle room this shard reserved in shared_objs ahead of
                           * single objects' puts (shard.c; under lock) */
+    /* The other slow-path statistics of the threads running on this
+     * shard's CPU: relaxed adds on a line no other CPU writes (stats sum
+     * the shards). */
+    _Atomic uint64_t slow_puts __attribute__((aligned(TLP_CACHELINE)));
+    _Atomic uint64_t retired_puts;
+    _Atomic uint64_t cap_spilled; /* objects a thread's idle cap sent here (threadcap.c) */
 } __attribute__((aligned(TLP_CACHELINE))) tlp_shard;
-
-#define TLP_SHARD_EMPTIES 8u
 
 /* ---- the pool ----------------------------------------------------------- */
 
@@ -118,9 +132,10 @@ struct tlp_pool {
     tlp__mag *victim;
     _Atomic uint64_t victim_objs;  /* written under victim_lock, read as a hint */
 
-    /* empty magazines kept for reuse */
+    /* empty magazines kept for reuse (drains, exits; the shards' stocks
+     * hold the slow paths' own) */
     pthread_mutex_t spare_lock;
-    tlp__mag *spares;
+    _Atomic(tlp__mag *) spares;  /* written under spare_lock, peeked relaxed */
 
     /* references held by the background drainer / release_idle_all;
      * guarded by registry_lock, destroy waits for 0 on registry_cond */
@@ -163,7 +178,7 @@ typedef struct tlp_tslot {
 typedef struct tlp_thread_rec {
     tlp__thread *pub;        /* the fast path's record (header + loaded[]);
                               * replaced when it grows (owner, thread lock held) */
-    pthread_mutex_t lock;    /* owner's slow path, drains, destroy */
+    tlp__lock lock;          /* owner's slow path, drains, destroy (lock.h) */
     struct tlp_thread_rec *next, *prev;  /* registry list */
     struct tlp_thread_rec *pending;      /* handshake.c scratch (registry lock) */
     struct tlp_tslot *pending_ts;        /* ... and its tslot of the pool being drained */
@@ -247,19 +262,45 @@ extern tlp__mag tlp__empty_mag;
 extern tlp__mag tlp__leak_mag;
 extern tlp__thread tlp__sentinel_thread;
 
-/* thread.c: the calling thread's record, created on first use (NULL: ENOMEM) */
-tlp_thread_rec *tlp__thread_self(void);
-/* thread.c: the calling thread's cache of pool, made on first use (NULL:
- * ENOMEM). Takes the registry lock and r->lock the first time only. */
-tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool);
+/* The calling thread's record (NULL before its first slow path) */
+extern __thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
+/* thread.c: the calling thread's record, made (NULL: ENOMEM) */
+tlp_thread_rec *tlp__thread_make(void);
+/* The calling thread's record, created on first use (NULL: ENOMEM) */
+static inline tlp_thread_rec *tlp__thread_self(void)
+{
+    tlp_thread_rec *r = tlp__self_rec;
+    return likely(r != NULL) ? r : tlp__thread_make();
+}
+/* thread.c: make the calling thread's cache of pool (NULL: ENOMEM). Takes
+ * the registry lock and r->lock. */
+tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool);
+/* The calling thread's cache of pool, made on first use (NULL: ENOMEM). */
+static inline tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
+{
+    tlp_tslot *ts = tlp__tslot(r, pool->head.slot);
+    return likely(ts != NULL) ? ts : tlp__thread_attach_new(r, pool);
+}
 /* thread.c: unlink ts from its pool's holders and forget it (registry lock
  * and the thread's lock held; its magazines already taken) */
 void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot);
-/* thread.c: install m as the loaded magazine of slot (owner, thread lock held);
+/* Install m as the loaded magazine of slot (owner, thread lock held);
  * hidden: show the fast path tlp__leak_mag instead (leak-tracked pools) */
-void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden);
-/* The calling thread's record (NULL before its first slow path) */
-extern __thread tlp_thread_rec *tlp__self_rec __attribute__((tls_model("initial-exec")));
+static inline void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
+{
+    r->ts[slot]->cur = m;
+#if TLP_FASTPATH
+    /* Relaxed: only this thread's fast path reads `loaded` for the magazine
+     * contents, and it is this thread that wrote them. Drains never read
+     * `loaded`; they use the tslot under the thread lock. Hidden
+     * (leak-tracked) pools show tlp__leak_mag: every operation leaves the
+     * inline path, and leak.c's path uses the tslot's magazines. */
+    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? &tlp__leak_mag : m;
+    atomic_store_explicit(&tlp__loaded_of(r)[slot], view, memory_order_relaxed);
+#else
+    (void)hidden;
+#endif
+}
 
 /* slot.c: allocate / free a pool slot (registry lock held) */
 int tlp__slot_alloc(tlp_pool *pool);
@@ -283,23 +324,35 @@ static inline uint32_t tlp__home(const tlp_thread_rec *r)
     int cpu = sched_getcpu();
     return cpu >= 0 ? (uint32_t)cpu : r->home;
 }
-tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t home);
-void tlp__mag_give(tlp_pool *pool, uint32_t home, tlp__mag *m);
+/* The slow path's shard index: tlp__home reduced to [0, nshards), once per
+ * slow path (the CPU lookup and the division are not repeated). */
+static inline uint32_t tlp__home_idx(tlp_pool *pool, const tlp_thread_rec *r)
+{
+    uint32_t c = tlp__home(r);
+    /* Shards default to one per CPU: no division in the common case. */
+    return likely(c < pool->nshards) ? c : c % pool->nshards;
+}
+/* An empty magazine for a slow path at home shard h (h < nshards): the
+ * home stock, else tlp__mag_alloc_near. */
+tlp__mag *tlp__mag_take(tlp_pool *pool, uint32_t h);
+/* An empty magazine when the home stock (h) had none: the spare list, else
+ * another shard's stock, else a new one; NULL without memory. */
+tlp__mag *tlp__mag_alloc_near(tlp_pool *pool, uint32_t h);
 void tlp__mag_free_spares(tlp_pool *pool);      /* the spare list and every shard's stock */
 uint64_t tlp__mag_list_objs(const tlp__mag *list);
 
 /* shard.c */
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m);  /* may release (max_idle) */
-tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home);           /* home first, then steal */
-/* One lock round trip each: a full magazine for an empty one (get side),
- * an empty one for a full one (put side; not for pools with max_idle). */
-tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty);
-tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full);
+/* One lock round trip each: a full magazine for an empty one (get side:
+ * the home shard h first, then the others), an empty one for a full one
+ * (put side; not for pools with max_idle). h < nshards. */
+tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty);
+tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full);
 tlp__mag *tlp__shard_take_all(tlp_pool *pool);
 /* Single objects (single.c's pools): see shard.c. */
 enum { TLP__ONE_STORED, TLP__ONE_NO_EMPTY, TLP__ONE_OVER };
-int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj);
-void *tlp__shard_get_one(tlp_pool *pool, uint32_t home);
+int tlp__shard_put_one(tlp_pool *pool, uint32_t h, void *obj);
+void *tlp__shard_get_one(tlp_pool *pool, uint32_t h);
 
 /* single.c: a capped buffer pool's large classes (pool->single: a thread
  * cache of one buffer per magazine). A get that finds the thread's
@@ -376,35 +429,43 @@ static inline void tlp__mag_push(tlp__mag *m, void *obj)
     tlp__mag_set_count(m, n + 1);
 }
 
-static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
+/* The magazine's inline puts join the statistics of shard `stat` (the
+ * slow path's home shard, whose line it is using anyway). */
+static inline void tlp__mag_retire_puts_to(tlp_shard *stat, tlp__mag *m)
 {
     uint64_t puts = tlp__mag_puts(m);
     if (puts) {
-        atomic_fetch_add_explicit(&tlp__stat_shard(pool)->retired_puts, puts,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&stat->retired_puts, puts, memory_order_relaxed);
         m->n.word &= 0xffffu;
     }
 }
+/* The same, where no home shard is at hand (drains, exits, fork). */
+static inline void tlp__mag_retire_puts(tlp_pool *pool, tlp__mag *m)
+{
+    if (tlp__mag_puts(m))
+        tlp__mag_retire_puts_to(tlp__stat_shard(pool), m);
+}
 
 /* A shard's stock of empty magazines, its lock held: pop one (or NULL);
- * push one if the stock has room (false: the caller recycles it). */
+ * push one (its puts retired, its count 0). */
 static inline tlp__mag *tlp__stock_pop(tlp_shard *s)
 {
     tlp__mag *m = s->empties;
     if (m) {
         s->empties = m->next;
-        s->nempties--;
+        atomic_store_explicit(&s->nempties,
+                              atomic_load_explicit(&s->nempties, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
     }
     return m;
 }
-static inline bool tlp__stock_push(tlp_shard *s, tlp__mag *m)
+static inline void tlp__stock_push(tlp_shard *s, tlp__mag *m)
 {
-    if (s->nempties >= TLP_SHARD_EMPTIES)
-        return false;
     m->next = s->empties;
     s->empties = m;
-    s->nempties++;
-    return true;
+    atomic_store_explicit(&s->nempties,
+                          atomic_load_explicit(&s->nempties, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 /* victim.c: magazines an owner hands over after a drain missed it */
@@ -492,6 +553,12 @@ static inline uint64_t tlp__relaxed_get(_Atomic uint64_t *c)
 static inline void tlp__count(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+/* The same for a counter only ever written under one lock, held: a load
+ * and a store, no read-modify-write (readers may read it without the lock). */
+static inline void tlp__count_locked(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 /* ======================================================================== */

@@ -122,7 +122,7 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     pthread_mutex_init(&pool->victim_lock, NULL);
     pthread_mutex_init(&pool->spare_lock, NULL);
     for (uint32_t i = 0; i < nshards; i++)
-        pthread_mutex_init(&pool->shards[i].lock, NULL);
+        tlp__lock_init(&pool->shards[i].lock);
 #ifdef TLP_CHECKED
     pthread_mutex_init(&pool->check_lock, NULL);
 #endif
@@ -218,8 +218,6 @@ void tlp_pool_destroy(tlp_pool *pool)
     tlp__release_mags(pool, tlp__victim_swap(pool, NULL, 0), NULL);
     tlp__mag_free_spares(pool);
 
-    for (uint32_t i = 0; i < pool->nshards; i++)
-        pthread_mutex_destroy(&pool->shards[i].lock);
     pthread_mutex_destroy(&pool->drain_lock);
     pthread_mutex_destroy(&pool->victim_lock);
     pthread_mutex_destroy(&pool->spare_lock);

@@ -14,7 +14,8 @@ static tlp_shard *shard_at(tlp_pool *pool, uint32_t i)
 
 void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
 {
-    tlp__mag_retire_puts(pool, m);
+    tlp_shard *s = shard_at(pool, home);
+    tlp__mag_retire_puts_to(s, m);
     uint64_t n = tlp__mag_count(m);
     /* max_idle: reserve room first; a magazine that does not fit is released
      * whole (batch-wise, outside any lock). Relaxed: a counter, no data
@@ -30,99 +31,74 @@ void tlp__shard_push(tlp_pool *pool, uint32_t home, tlp__mag *m)
             return;
         }
     }
-    tlp_shard *s = shard_at(pool, home);
-    pthread_mutex_lock(&s->lock);
+    tlp__lock_take(&s->lock);
     m->next = s->mags;
     s->mags = m;
     atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) + n,
                           memory_order_relaxed);
-    pthread_mutex_unlock(&s->lock);
+    tlp__lock_drop(&s->lock);
 }
 
-static tlp__mag *pop_one(tlp_pool *pool, tlp_shard *s)
-{
-    /* Relaxed peek to skip empty shards without taking their lock; the
-     * lock below is what makes the pop correct. */
-    if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
-        return NULL;
-    pthread_mutex_lock(&s->lock);
-    tlp__mag *m = s->mags;
-    if (m) {
-        s->mags = m->next;
-        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
-                              memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (m) {
-        m->next = NULL;
-        if (pool->max_idle)
-            atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
-    }
-    return m;
-}
+/*
+ * The slow paths' exchanges, each one lock round trip instead of two (a
+ * magazine out and a magazine in). Called under the owner's thread lock
+ * (thread lock before shard lock, as everywhere), with the home shard's
+ * index h (< nshards) looked up once per slow path.
+ */
 
-tlp__mag *tlp__shard_pop(tlp_pool *pool, uint32_t home)
+/* Get side: pops a full magazine from the home shard, else from the others
+ * in turn, and stocks `empty` (may be NULL; its puts retired, count 0) in
+ * the stock of the shard the full one came from: a thread that only takes
+ * sends its empties to the shard of the threads that fill them. NULL, and
+ * `empty` untouched, when no shard has a full magazine. */
+tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t h, tlp__mag *empty)
 {
     for (uint32_t i = 0; i < pool->nshards; i++) {
-        tlp__mag *m = pop_one(pool, shard_at(pool, home + i));
-        if (m)
+        tlp_shard *s = &pool->shards[h];
+        if (++h == pool->nshards)
+            h = 0;
+        /* A relaxed peek to skip empty shards without taking their lock;
+         * the lock is what makes the pop correct. */
+        if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
+            continue;
+        tlp__lock_take(&s->lock);
+        tlp__mag *m = s->mags;
+        if (m) {
+            s->mags = m->next;
+            atomic_store_explicit(&s->objs,
+                                  atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
+                                  memory_order_relaxed);
+            if (empty)
+                tlp__stock_push(s, empty);
+            tlp__count_locked(&s->hits_shared, 1);
+        }
+        tlp__lock_drop(&s->lock);
+        if (m) {
+            m->next = NULL;
+            if (pool->max_idle)
+                atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
             return m;
+        }
     }
     return NULL;
 }
 
-/*
- * The slow paths' exchanges with the home shard, each one lock round trip
- * instead of two (a magazine out and a magazine in). Called under the
- * owner's thread lock (thread lock before shard lock, as everywhere).
- */
-
-/* Get side: pops a full magazine from the home shard and, when there was
- * one, stocks `empty` (may be NULL) in the shard's stock of empties (the
- * spare list if the stock is full). NULL, and `empty` untouched, when the
- * home shard has no full magazine: the caller steals (tlp__shard_pop). */
-tlp__mag *tlp__shard_trade_empty(tlp_pool *pool, uint32_t home, tlp__mag *empty)
-{
-    tlp_shard *s = shard_at(pool, home);
-    if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
-        return NULL; /* a relaxed peek, as in pop_one */
-    /* Before it can enter the stock, where another thread may take it. If
-     * no trade happens it stays the owner's, its puts counted already. */
-    if (empty)
-        tlp__mag_retire_puts(pool, empty);
-    pthread_mutex_lock(&s->lock);
-    tlp__mag *m = s->mags;
-    bool kept = false;
-    if (m) {
-        s->mags = m->next;
-        atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - tlp__mag_count(m),
-                              memory_order_relaxed);
-        kept = empty && tlp__stock_push(s, empty);
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (!m)
-        return NULL;
-    m->next = NULL;
-    if (pool->max_idle)
-        atomic_fetch_sub_explicit(&pool->shared_objs, tlp__mag_count(m), memory_order_relaxed);
-    if (empty && !kept)
-        tlp__mag_recycle(pool, empty);
-    return m;
-}
-
 /* Put side, for pools without max_idle (whose pushes may release objects,
  * which must not happen under the thread lock): pushes `full` (may be NULL)
- * and takes an empty magazine from the stock, else a spare or a new one;
- * NULL when out of memory (`full` was pushed all the same). */
-tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
+ * and takes an empty magazine from the stock, else tlp__mag_alloc_near;
+ * NULL when out of memory (`full` was pushed all the same). Counts the
+ * calling put as a slow put. */
+tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full)
 {
-    tlp_shard *s = shard_at(pool, home);
-    uint64_t n = 0;
+    tlp_shard *s = &pool->shards[h];
+    uint64_t n = 0, puts = 1; /* the slow put itself */
     if (full) {
-        tlp__mag_retire_puts(pool, full);
+        puts += tlp__mag_puts(full);
+        full->n.word &= 0xffffu; /* its inline puts retired, below */
         n = tlp__mag_count(full);
     }
-    pthread_mutex_lock(&s->lock);
+    tlp__lock_take(&s->lock);
+    tlp__count_locked(&s->puts_traded, puts);
     if (full) {
         full->next = s->mags;
         s->mags = full;
@@ -130,9 +106,9 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t home, tlp__mag *full)
                               memory_order_relaxed);
     }
     tlp__mag *e = tlp__stock_pop(s);
-    pthread_mutex_unlock(&s->lock);
+    tlp__lock_drop(&s->lock);
     if (!e)
-        return tlp__mag_alloc(pool);
+        return tlp__mag_alloc_near(pool, h);
     e->next = NULL;
     return e;
 }
@@ -169,7 +145,7 @@ static bool reserve_quota(tlp_pool *pool, tlp_shard *s)
     }
 }
 
-/* Stores obj in the home shard in an empty magazine from the shard's stock
+/* Stores obj in shard h (< nshards) in an empty magazine from its stock
  * (counted as a slow put, and as spilled by the per-thread cap: single.c's
  * pools send a buffer here alone when their thread's cache cannot take it).
  * TLP__ONE_NO_EMPTY: the stock is empty (nothing changed: the caller
@@ -178,15 +154,15 @@ static bool reserve_quota(tlp_pool *pool, tlp_shard *s)
  * from the shards holds objects some of which came in this way: their room
  * is given back from shared_objs as for any magazine (the quota is room
  * reserved, not objects). */
-int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj)
+int tlp__shard_put_one(tlp_pool *pool, uint32_t h, void *obj)
 {
-    tlp_shard *s = shard_at(pool, home);
-    pthread_mutex_lock(&s->lock);
+    tlp_shard *s = &pool->shards[h];
+    tlp__lock_take(&s->lock);
     /* max_idle: room reserved first, like tlp__shard_push, but a few
      * objects at a time (the shard's quota, under its lock), so that a
      * single object's trade rarely writes the pool-wide counter. */
     if (pool->max_idle && s->quota == 0 && !reserve_quota(pool, s)) {
-        pthread_mutex_unlock(&s->lock);
+        tlp__lock_drop(&s->lock);
         return TLP__ONE_OVER;
     }
     tlp__mag *m = tlp__stock_pop(s);
@@ -199,39 +175,34 @@ int tlp__shard_put_one(tlp_pool *pool, uint32_t home, void *obj)
                               memory_order_relaxed);
         if (pool->max_idle)
             s->quota--;
+        tlp__count_locked(&s->puts_traded, 1);    /* a slow put */
+        tlp__count_locked(&s->spilled_traded, 1); /* kept out of the thread's cache by its cap */
     }
-    pthread_mutex_unlock(&s->lock);
-    if (m) {
-        tlp__count(&s->slow_puts, 1);
-        tlp__count(&s->cap_spilled, 1); /* kept out of the thread's cache by its cap */
-        return TLP__ONE_STORED;
-    }
-    return TLP__ONE_NO_EMPTY;
+    tlp__lock_drop(&s->lock);
+    return m ? TLP__ONE_STORED : TLP__ONE_NO_EMPTY;
 }
 
-/* One object from the top magazine of the home shard, else of another
- * shard; a magazine left empty joins that shard's stock (or the spare
- * list). NULL: every shard is empty. */
-void *tlp__shard_get_one(tlp_pool *pool, uint32_t home)
+/* One object from the top magazine of shard h, else of the others in turn;
+ * a magazine left empty joins that shard's stock. NULL: every shard is
+ * empty. */
+void *tlp__shard_get_one(tlp_pool *pool, uint32_t h)
 {
     for (uint32_t i = 0; i < pool->nshards; i++) {
-        tlp_shard *s = shard_at(pool, home + i);
+        tlp_shard *s = &pool->shards[h];
+        if (++h == pool->nshards)
+            h = 0;
         if (atomic_load_explicit(&s->objs, memory_order_relaxed) == 0)
-            continue; /* a relaxed peek, as in pop_one */
+            continue; /* a relaxed peek, as in tlp__shard_trade_empty */
         void *obj = NULL;
-        tlp__mag *spare = NULL;
-        pthread_mutex_lock(&s->lock);
+        tlp__lock_take(&s->lock);
         tlp__mag *m = s->mags;
         if (m) {
             uintptr_t n = tlp__mag_count(m);
             obj = m->objs[n - 1];
+            tlp__mag_set_count(m, n - 1);
             if (n == 1) {
                 s->mags = m->next;
-                tlp__mag_set_count(m, 0);
-                if (!tlp__stock_push(s, m))
-                    spare = m;
-            } else {
-                tlp__mag_set_count(m, n - 1);
+                tlp__stock_push(s, m);
             }
             atomic_store_explicit(&s->objs, atomic_load_explicit(&s->objs, memory_order_relaxed) - 1,
                                   memory_order_relaxed);
@@ -244,16 +215,11 @@ void *tlp__shard_get_one(tlp_pool *pool, uint32_t home)
                     s->quota -= q;
                 }
             }
+            tlp__count_locked(&s->hits_shared, 1);
         }
-        pthread_mutex_unlock(&s->lock);
-        if (!obj)
-            continue;
-        if (spare) {
-            spare->next = NULL;
-            tlp__mag_recycle(pool, spare);
-        }
-        tlp__count(&s->hits_shared, 1);
-        return obj;
+        tlp__lock_drop(&s->lock);
+        if (obj)
+            return obj;
     }
     return NULL;
 }
@@ -263,14 +229,14 @@ tlp__mag *tlp__shard_take_all(tlp_pool *pool)
     tlp__mag *all = NULL;
     for (uint32_t i = 0; i < pool->nshards; i++) {
         tlp_shard *s = &pool->shards[i];
-        pthread_mutex_lock(&s->lock);
+        tlp__lock_take(&s->lock);
         tlp__mag *list = s->mags;
         /* The objects' room and the shard's unused quota go back. */
         uint64_t n = atomic_load_explicit(&s->objs, memory_order_relaxed) + s->quota;
         s->mags = NULL;
         s->quota = 0;
         atomic_store_explicit(&s->objs, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&s->lock);
+        tlp__lock_drop(&s->lock);
         if (pool->max_idle)
             atomic_fetch_sub_explicit(&pool->shared_objs, n, memory_order_relaxed);
         while (list) {

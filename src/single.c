@@ -47,7 +47,7 @@ void *tlp__single_get(tlp_pool *pool)
     if (loaded_count(pool) > 0 || !tlp__self_rec)
         return NULL;
     tlp__lib_enter(pool, "tlp_get");
-    void *obj = tlp__shard_get_one(pool, tlp__home(tlp__self_rec));
+    void *obj = tlp__shard_get_one(pool, tlp__home_idx(pool, tlp__self_rec));
     if (obj)
         tlp__track_unpoison(obj, pool->obj_size); /* recycled: accessible again */
     tlp__lib_leave();
@@ -58,28 +58,28 @@ void tlp__single_put(tlp_pool *pool, void *obj)
 {
     tlp__lib_enter(pool, "tlp_put");
     tlp__track_poison(obj, pool->obj_size);
-    const uint32_t home = tlp__home(tlp__self_rec);
-    switch (tlp__shard_put_one(pool, home, obj)) {
+    const uint32_t h = tlp__home_idx(pool, tlp__self_rec);
+    switch (tlp__shard_put_one(pool, h, obj)) {
     case TLP__ONE_STORED:
         break;
     case TLP__ONE_OVER:
         /* The shared tier's budget is full: the buffer goes back to its
          * maker, as a magazine that does not fit would. */
-        tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
-        tlp__count(&tlp__stat_shard(pool)->cap_spilled, 1);
+        tlp__count(&pool->shards[h].slow_puts, 1);
+        tlp__count(&pool->shards[h].cap_spilled, 1);
         tlp__obj_release(pool, obj);
         tlp__count(&pool->released_by_cap, 1);
         break;
     default: { /* no empty magazine in the shard's stock: bring one */
-        tlp__count(&tlp__stat_shard(pool)->slow_puts, 1);
-        tlp__count(&tlp__stat_shard(pool)->cap_spilled, 1);
-        tlp__mag *m = tlp__mag_alloc(pool);
+        tlp__count(&pool->shards[h].slow_puts, 1);
+        tlp__count(&pool->shards[h].cap_spilled, 1);
+        tlp__mag *m = tlp__mag_alloc_near(pool, h);
         if (!m) {
             tlp__obj_release(pool, obj); /* no memory: keep nothing, lose nothing */
             break;
         }
         tlp__mag_push(m, obj);
-        tlp__shard_push(pool, home, m); /* may release it (max_idle) */
+        tlp__shard_push(pool, h, m); /* may release it (max_idle) */
         break;
     }
     }

@@ -46,9 +46,9 @@ void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
     pthread_mutex_lock(&tlp__registry_lock);
     for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
         bool has = false;
-        pthread_mutex_lock(&ts->rec->lock);
+        tlp__lock_take(&ts->rec->lock);
         read_thread(ts, &idle_thread, &fast_puts, &has);
-        pthread_mutex_unlock(&ts->rec->lock);
+        tlp__lock_drop(&ts->rec->lock);
         threads += has;
     }
     pthread_mutex_unlock(&tlp__registry_lock);
@@ -72,7 +72,8 @@ void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
     uint64_t retired_puts = tlp__relaxed_get(&pool->retired_puts);
     for (uint32_t i = 0; i < pool->nshards; i++) {
         hits_shared += tlp__relaxed_get(&pool->shards[i].hits_shared);
-        slow_puts += tlp__relaxed_get(&pool->shards[i].slow_puts);
+        slow_puts += tlp__relaxed_get(&pool->shards[i].slow_puts) +
+                     tlp__relaxed_get(&pool->shards[i].puts_traded);
         retired_puts += tlp__relaxed_get(&pool->shards[i].retired_puts);
     }
     out->hits_shared = hits_shared;

@@ -104,14 +104,14 @@ static void thread_exit(void *arg)
         tlp__mag *mags[2];
         tlp__ref ref;
         pthread_mutex_lock(&tlp__registry_lock);
-        pthread_mutex_lock(&r->lock);
+        tlp__lock_take(&r->lock);
         tlp_pool *pool = take_next(r, &from, mags, &ref);
         if (!pool && from != 0) {
             /* A hook may have used a pool of a lower slot: one more pass. */
             from = 0;
             pool = take_next(r, &from, mags, &ref);
         }
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
         if (!pool) {
             /* Nothing cached any more: leave the registry. */
             if (r->prev)
@@ -137,7 +137,6 @@ static void thread_exit(void *arg)
     tlp__tls = (tlp__slot_ref *)(void *)(&tlp__sentinel_thread + 1);
     tlp__self_rec = NULL;
     tlp__nocancel_end(old);
-    pthread_mutex_destroy(&r->lock);
     free(r->ts);
     free(r->pub);
     free(r);
@@ -149,12 +148,9 @@ static void make_exit_key(void)
         abort(); /* only EAGAIN: the process is out of TLS keys at start-up */
 }
 
-tlp_thread_rec *tlp__thread_self(void)
+tlp_thread_rec *tlp__thread_make(void)
 {
-    tlp_thread_rec *r = tlp__self_rec;
-    if (likely(r != NULL))
-        return r;
-
+    tlp_thread_rec *r;
     pthread_once(&exit_key_once, make_exit_key);
     r = calloc(1, sizeof *r);
     tlp__thread *pub = calloc(1, sizeof *pub);
@@ -165,13 +161,12 @@ tlp_thread_rec *tlp__thread_self(void)
     }
     r->pub = pub;
     atomic_init(&pub->busy, 0);
-    pthread_mutex_init(&r->lock, NULL);
+    tlp__lock_init(&r->lock);
     r->home = atomic_fetch_add_explicit(&next_home, 1, memory_order_relaxed);
     r->tid = pthread_self();
     r->ktid = (int)gettid();
     atomic_init(&r->acks, 0);
     if (pthread_setspecific(exit_key, r) != 0) {
-        pthread_mutex_destroy(&r->lock);
         free(pub);
         free(r);
         return NULL;
@@ -226,20 +221,17 @@ static bool cover(tlp_thread_rec *r, uint32_t slot)
     return true;
 }
 
-tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
+tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
 {
     uint32_t slot = pool->head.slot;
-    tlp_tslot *ts = tlp__tslot(r, slot);
-    if (likely(ts != NULL))
-        return ts;
-    ts = calloc(1, sizeof *ts);
+    tlp_tslot *ts = calloc(1, sizeof *ts);
     if (!ts)
         return NULL;
     ts->rec = r;
     pthread_mutex_lock(&tlp__registry_lock);
-    pthread_mutex_lock(&r->lock);
+    tlp__lock_take(&r->lock);
     if (!cover(r, slot)) {
-        pthread_mutex_unlock(&r->lock);
+        tlp__lock_drop(&r->lock);
         pthread_mutex_unlock(&tlp__registry_lock);
         free(ts);
         return NULL;
@@ -247,7 +239,7 @@ tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
     if (pool->group) {
         ts->tg = group_of(r, pool);
         if (!ts->tg) {
-            pthread_mutex_unlock(&r->lock);
+            tlp__lock_drop(&r->lock);
             pthread_mutex_unlock(&tlp__registry_lock);
             free(ts);
             return NULL;
@@ -259,23 +251,8 @@ tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
         pool->holders->hprev = ts;
     pool->holders = ts;
     r->ts[slot] = ts;
-    pthread_mutex_unlock(&r->lock);
+    tlp__lock_drop(&r->lock);
     pthread_mutex_unlock(&tlp__registry_lock);
     return ts;
 }
 
-void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
-{
-    r->ts[slot]->cur = m;
-#if TLP_FASTPATH
-    /* Relaxed: only this thread's fast path reads `loaded` for the magazine
-     * contents, and it is this thread that wrote them. Drains never read
-     * `loaded`; they use the tslot under the thread lock. Hidden
-     * (leak-tracked) pools show tlp__leak_mag: every operation leaves the
-     * inline path, and leak.c's path uses the tslot's magazines. */
-    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? &tlp__leak_mag : m;
-    atomic_store_explicit(&tlp__loaded_of(r)[slot], view, memory_order_relaxed);
-#else
-    (void)hidden;
-#endif
-}

@@ -241,6 +241,7 @@ uint64_t tlp__cap_spilled(tlp_pool *pool)
 {
     uint64_t n = 0;
     for (uint32_t i = 0; i < pool->nshards; i++)
-        n += tlp__relaxed_get(&pool->shards[i].cap_spilled);
+        n += tlp__relaxed_get(&pool->shards[i].cap_spilled) +
+             tlp__relaxed_get(&pool->shards[i].spilled_traded);
     return n;
 }
