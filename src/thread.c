@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 tlp__mag tlp__empty_mag = { .n = {0}, .fast_cap = 0, .next = NULL };
-tlp__mag tlp__leak_mag = { .n = {0}, .fast_cap = 0, .next = NULL };
 
 /* nslots = 0: every fast path of a thread without a record goes to the slow
  * path, which makes one. Never written. */
@@ -236,6 +235,7 @@ tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
     if (!ts)
         return NULL;
     ts->rec = r;
+    ts->mark.next = tlp__mark_of(ts);
     pthread_mutex_lock(&tlp__registry_lock);
     pthread_mutex_lock(&r->lock);
     if (!cover(r, slot)) {
@@ -271,9 +271,9 @@ void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden
     /* Relaxed: only this thread's fast path reads `loaded` for the magazine
      * contents, and it is this thread that wrote them. Drains never read
      * `loaded`; they use the tslot under the thread lock. Hidden
-     * (leak-tracked) pools show tlp__leak_mag: every operation leaves the
-     * inline path, and leak.c's path uses the tslot's magazines. */
-    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? &tlp__leak_mag : m;
+     * (leak-tracked) pools show the tslot's mark: every operation leaves
+     * the inline path, and leak.c's path uses the tslot's magazines. */
+    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? tlp__mark_of(r->ts[slot]) : m;
     atomic_store_explicit(&tlp__loaded_of(r)[slot], view, memory_order_relaxed);
 #else
     (void)hidden;
