@@ -166,6 +166,8 @@ typedef struct tlp_tslot {
     uint64_t leak_left;      /* sampled leak tracking: gets of this pool until
                               * the next recorded one (owner only; leak.c) */
     uintptr_t leak_seen;     /* ... cur's count when the library last ran */
+    uint64_t leak_tick, leak_ns;  /* leak tracking's clock cache: the cycle
+                              * counter and the clock read together (owner only) */
     bool missed;             /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
                               * next slow path */

@@ -25,6 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
 
 /* The hot helpers of the tracked paths, inlined at -O2 too (the library's
  * users build with -O2; the instruction counts in the README are -O3). */
@@ -95,8 +99,12 @@ static struct tlp__leaks *tables;
 static void lock_all(void);
 static void unlock_all(void);
 
+static uint64_t ticks_stale_init(void);
+static uint64_t tick_stale;
+
 static void lib_init(void)
 {
+    tick_stale = ticks_stale_init();
     dl_iterate_phdr(find_segment, (void *)(uintptr_t)&tlp__leak_took);
     /* backtrace() loads libgcc_s on first use: do it now, not in a get. */
     void *bt[2];
@@ -177,7 +185,11 @@ void tlp__leaks_atfork(int phase)
 
 static ALWAYS_INLINE stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
 {
-    return &L->s[h >> 60];
+    stripe *s = &L->s[h >> 60];
+    /* One address for all its fields: GCC would otherwise rebuild it per
+     * field (a few instructions and registers on the tracked paths). */
+    __asm__("" : "+r"(s));
+    return s;
 }
 
 /* Index of obj, or of the empty slot where it would go. cap > 0. */
@@ -286,6 +298,55 @@ static uint64_t now_ns(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* The every-object get reads the clock through a cache in the tslot: the
+ * CPU's cycle counter, read with it, says whether that reading is less
+ * than about a millisecond old (then it serves: the clock's own resolution
+ * is its tick, 1 to 4 ms), else the clock is read again. A counter gone
+ * backwards (another CPU) reads as old. x86-64 with an invariant TSC (its
+ * rate constant, running in every state: at 1 GHz or more, 2^20 cycles are
+ * at most a millisecond), AArch64's generic timer (its rate in cntfrq);
+ * elsewhere tick_stale stays 0 and every get reads the clock. */
+
+#if defined(__x86_64__)
+static ALWAYS_INLINE uint64_t ticks(void)
+{
+    return __rdtsc();
+}
+
+static uint64_t ticks_stale_init(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000007u &&
+        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)))
+        return 1u << 20;
+    return 0;
+}
+#elif defined(__aarch64__)
+static ALWAYS_INLINE uint64_t ticks(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+}
+
+static uint64_t ticks_stale_init(void)
+{
+    uint64_t f;
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(f));
+    return f / 1000u;
+}
+#else
+static ALWAYS_INLINE uint64_t ticks(void)
+{
+    return 0;
+}
+
+static uint64_t ticks_stale_init(void)
+{
+    return 0;
+}
+#endif
 
 /* xorshift64*, seeded from the state's address and the clock. */
 static uint64_t next_random(uint64_t *state)
@@ -504,6 +565,31 @@ static ALWAYS_INLINE tlp__mag *lean_pop_mag(tlp_tslot *ts)
     if (!m || !tlp__mag_count(m))
         m = ts->prev;
     return m && tlp__mag_count(m) ? m : NULL;
+}
+
+/* The same where the slot shows ts's mark: cur is not NULL then (the
+ * locked paths install the mark over a magazine only, and a drain stores
+ * tlp__empty_mag over it before it takes the magazines). */
+static ALWAYS_INLINE tlp__mag *mark_pop_mag(tlp_tslot *ts)
+{
+    tlp__mag *m = ts->cur;
+    if (unlikely(!tlp__mag_count(m))) {
+        m = ts->prev;
+        if (!m || !tlp__mag_count(m))
+            return NULL;
+    }
+    return m;
+}
+
+static ALWAYS_INLINE tlp__mag *mark_push_mag(tlp_tslot *ts, uintptr_t cap)
+{
+    tlp__mag *m = ts->cur;
+    if (unlikely(tlp__mag_count(m) >= cap)) {
+        m = ts->prev;
+        if (!m || tlp__mag_count(m) >= cap)
+            return NULL;
+    }
+    return m;
 }
 
 static ALWAYS_INLINE tlp__mag *lean_push_mag(tlp_tslot *ts, uintptr_t cap)
@@ -786,13 +872,21 @@ __attribute__((noinline)) static void *sampled_entry(tlp_pool *pool, void *site)
     return sampled_get(pool, site, ts, t, l);
 }
 
-/* Every object: the clock first, while only pool and site must live
- * across the call, then the pop and the record in one stretch of busy
- * (clock_gettime is async-signal-safe: the re-entry test may come after
- * it). */
+/* record_quick could not, or the clock cache is old: read the clock (and
+ * renew the cache), then record with the mark set. */
+__attribute__((noinline)) static void *lean_record_fresh(tlp_pool *pool, tlp_tslot *ts, void *obj,
+                                                         void *site)
+{
+    uint64_t tick = ticks(), now = now_ns();
+    ts->leak_tick = tick;
+    ts->leak_ns = now;
+    return lean_record_at(pool, obj, site, now);
+}
+
+/* Every object: the pop and the record in one stretch of busy, the time
+ * from the tslot's clock cache (no call). */
 __attribute__((noinline)) static void *all_get(tlp_pool *pool, void *site)
 {
-    uint64_t now = now_ns();
     tlp__slot_ref *l = lean_check(pool, "tlp_get");
     if (unlikely(!l))
         return tlp__get_locked(pool, site);
@@ -802,14 +896,16 @@ __attribute__((noinline)) static void *all_get(tlp_pool *pool, void *site)
     TLP__ENTER(t);
     tlp_tslot *ts = marked(TLP__LOADED(l, pool->head.slot));
     if (likely(ts != NULL)) {
-        tlp__mag *m = lean_pop_mag(ts);
+        tlp__mag *m = mark_pop_mag(ts);
         if (likely(m != NULL)) {
             uintptr_t n = tlp__mag_count(m) - 1;
             obj = m->objs[n];
             m->n.word -= 1; /* count - 1 */
-            tlp__inside = pool;
-            done = record_quick(pool->leaks, obj, site, now);
-            tlp__inside = NULL;
+            if (likely(ticks() - ts->leak_tick < tick_stale)) {
+                tlp__inside = pool;
+                done = record_quick(pool->leaks, obj, site, ts->leak_ns);
+                tlp__inside = NULL;
+            }
         }
     }
     TLP__LEAVE(t);
@@ -817,7 +913,7 @@ __attribute__((noinline)) static void *all_get(tlp_pool *pool, void *site)
         return obj;
     if (unlikely(!obj))
         return tlp__get_locked(pool, site);
-    return lean_record_at(pool, obj, site, now);
+    return lean_record_fresh(pool, ts, obj, site);
 }
 
 /* Two tail calls: neither case pays for the other's stack frame. */
@@ -903,7 +999,7 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
     TLP__ENTER(t);
     tlp_tslot *ts = marked(TLP__LOADED(l, pool->head.slot));
     if (likely(ts != NULL)) {
-        tlp__mag *m = lean_push_mag(ts, cap);
+        tlp__mag *m = mark_push_mag(ts, cap);
         /* Every object out has its record here: no test of the stripe's
          * count first (forget_quick finds none for an object without). */
         if (likely(m != NULL) && forget_quick(s, obj, h)) {
