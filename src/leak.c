@@ -884,9 +884,12 @@ __attribute__((noinline)) static void *lean_record_fresh(tlp_pool *pool, tlp_tsl
 }
 
 /* Every object: the pop and the record in one stretch of busy, the time
- * from the tslot's clock cache (no call). */
-__attribute__((noinline)) static void *all_get(tlp_pool *pool, void *site)
+ * from the tslot's clock cache (no call). Sampled pools (whose gets come
+ * here seldom, see window mode) go on to sampled_entry. */
+void *tlp__leak_get(tlp_pool *pool, void *site)
 {
+    if (pool->leaks->sample != 1)
+        return sampled_entry(pool, site);
     tlp__slot_ref *l = lean_check(pool, "tlp_get");
     if (unlikely(!l))
         return tlp__get_locked(pool, site);
@@ -916,13 +919,6 @@ __attribute__((noinline)) static void *all_get(tlp_pool *pool, void *site)
     return lean_record_fresh(pool, ts, obj, site);
 }
 
-/* Two tail calls: neither case pays for the other's stack frame. */
-void *tlp__leak_get(tlp_pool *pool, void *site)
-{
-    if (pool->leaks->sample != 1)
-        return sampled_entry(pool, site);
-    return all_get(pool, site);
-}
 
 /* forget_quick could not: forget with the mark set (a signal handler must
  * not re-enter), then push. */
