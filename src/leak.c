@@ -317,7 +317,7 @@ static ALWAYS_INLINE uint64_t ticks(void)
 static uint64_t ticks_stale_init(void)
 {
     unsigned a, b, c, d;
-    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000007u &&
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000007u &&
         __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)))
         return 1u << 20;
     return 0;
@@ -832,16 +832,30 @@ slow:
     lean_put_slow(pool, obj);
 }
 
-__attribute__((noinline)) static void window_put_plain(tlp_pool *pool, void *obj, tlp_tslot *ts,
-                                                       tlp__slot_ref *l)
-{
-    window_put(pool, obj, ts, l, NULL, 0);
-}
-
 __attribute__((noinline)) static void window_put_forget(tlp_pool *pool, void *obj, tlp_tslot *ts,
                                                         tlp__slot_ref *l, stripe *s, uint64_t h)
 {
     window_put(pool, obj, ts, l, s, h);
+}
+
+/* A window-mode pool's put. The record of obj, if any, was made before
+ * the object reached this thread, so a stripe count of 0 means nothing to
+ * forget: then the put needs no stack frame (window_put_forget has one). */
+__attribute__((noinline)) static void window_entry(tlp_pool *pool, void *obj)
+{
+    tlp__thread *t;
+    tlp__slot_ref *l;
+    tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
+    if (unlikely(!ts)) {
+        tlp__put_locked(pool, obj);
+        return;
+    }
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(pool->leaks, h);
+    if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
+        window_put(pool, obj, ts, l, NULL, 0);
+    else
+        window_put_forget(pool, obj, ts, l, s, h);
 }
 
 /* Sampled pools: window mode, or (reset hook) every get here with the
@@ -950,24 +964,6 @@ __attribute__((noinline)) static void lean_put_slow(tlp_pool *pool, void *obj)
  * object may be taken and recorded again. Both run under busy (a few
  * instructions, no call), so a signal handler's call finds busy set and
  * stops the program rather than spin on the stripe's lock. */
-__attribute__((noinline)) static void window_entry(tlp_pool *pool, void *obj)
-{
-    tlp__thread *t;
-    tlp__slot_ref *l;
-    tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
-    if (unlikely(!ts)) {
-        tlp__put_locked(pool, obj);
-        return;
-    }
-    uint64_t h = mix(obj);
-    stripe *s = stripe_of(pool->leaks, h);
-    /* The record of obj, if any, was made before the object reached this
-     * thread, so a stripe count of 0 means nothing to forget. */
-    if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
-        window_put_plain(pool, obj, ts, l);
-    else
-        window_put_forget(pool, obj, ts, l, s, h);
-}
 
 void tlp__leak_put(tlp_pool *pool, void *obj)
 {
