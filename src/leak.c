@@ -309,7 +309,7 @@ static uint64_t now_ns(void)
  * elsewhere tick_stale stays 0 and every get reads the clock. */
 
 #if defined(__x86_64__)
-static ALWAYS_INLINE uint64_t ticks(void)
+static ALWAYS_INLINE __attribute__((unused)) uint64_t ticks(void)
 {
     return __rdtsc();
 }
@@ -323,7 +323,7 @@ static uint64_t ticks_stale_init(void)
     return 0;
 }
 #elif defined(__aarch64__)
-static ALWAYS_INLINE uint64_t ticks(void)
+static ALWAYS_INLINE __attribute__((unused)) uint64_t ticks(void)
 {
     uint64_t v;
     __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
@@ -337,7 +337,7 @@ static uint64_t ticks_stale_init(void)
     return f / 1000u;
 }
 #else
-static ALWAYS_INLINE uint64_t ticks(void)
+static ALWAYS_INLINE __attribute__((unused)) uint64_t ticks(void)
 {
     return 0;
 }
