@@ -233,7 +233,7 @@ static bool put_after_reset(tlp_pool *pool, void *obj)
     tlp__mag *m = TLP__LOADED(l, slot);
     uintptr_t n = tlp__mag_count(m);
     /* The empty sentinel has count 0 but must never be written (nor
-     * tlp__leak_mag: leak-tracked pools do not come here). */
+     * the tslot's mark: leak-tracked pools do not come here). */
     bool ok = m != &tlp__empty_mag && n < pool->mag_cap;
     if (ok) {
         m->objs[n] = obj;
@@ -332,41 +332,51 @@ void tlp__put_locked(tlp_pool *pool, void *obj)
     put_general(pool, obj, false);
 }
 
+#if TLP_FASTPATH
+/* A pool with a reset hook comes here on every put from tlp_put_noinline
+ * and TLP_NO_INLINE programs. The common case takes no lock, so it needs no
+ * mark: it only stops a call from a signal handler that interrupted tlpool
+ * (a mark set, or busy set under an inline operation), runs the hook with
+ * nothing held (it may use pools, even this one), and pushes with the
+ * inline path's handshake. */
+__attribute__((noinline)) static void put_reset(tlp_pool *pool, void *obj)
+{
+    if (unlikely(tlp__inside != NULL ||
+                 atomic_load_explicit(&tlp__head(tlp__tls)->busy, memory_order_relaxed) != 0))
+        tlp__reentered(pool, "tlp_put");
+    if (unlikely(!pool->obj_reset(obj, pool->ctx))) {
+        if (unlikely(pool->leaks))
+            tlp__leak_gave(pool, obj);
+        drop_refused(pool, obj);
+        return;
+    }
+    /* tlp__tls is read again inside: the hook may have grown the record.
+     * A leak-tracked pool's slot shows its tslot's mark, which must not be
+     * written: its puts continue in put_general, which forgets the
+     * record. */
+    if (likely(pool->leaks == NULL) && likely(put_after_reset(pool, obj)))
+        return;
+    put_general(pool, obj, true);
+}
+#endif
+
+/* A leaf that tail-calls: the leak-tracked pools' puts (every one of them
+ * comes here) pay no stack frame for the other cases. */
 void tlp__put_slow(tlp_pool *pool, void *obj)
 {
     if (!obj)
         return;
     tlp__check_pool(pool, "tlp_put");
 #if TLP_FASTPATH
-    /* A pool with a reset hook comes here on every put from tlp_put_noinline
-     * and TLP_NO_INLINE programs. The common case takes no lock, so it needs no mark: it
-     * only stops a call from a signal handler that interrupted tlpool (a
-     * mark set, or busy set under an inline operation), runs the hook with
-     * nothing held (it may use pools, even this one), and pushes with the
-     * inline path's handshake. */
-    if (likely(pool->obj_reset != NULL)) {
-        if (unlikely(tlp__inside != NULL ||
-                     atomic_load_explicit(&tlp__head(tlp__tls)->busy, memory_order_relaxed) != 0))
-            tlp__reentered(pool, "tlp_put");
-        if (unlikely(!pool->obj_reset(obj, pool->ctx))) {
-            if (unlikely(pool->leaks))
-                tlp__leak_gave(pool, obj);
-            drop_refused(pool, obj);
+    if (likely(pool->obj_reset == NULL)) {
+        /* Leak tracking: leak.c's lock-free path, which calls
+         * tlp__put_locked when it cannot serve the put. */
+        if (unlikely(pool->leaks)) {
+            tlp__leak_put(pool, obj);
             return;
         }
-        /* tlp__tls is read again inside: the hook may have grown the record.
-         * A leak-tracked pool's slot shows tlp__leak_mag, which must not be
-         * written: its puts continue in put_general, which forgets the
-         * record. */
-        if (likely(pool->leaks == NULL) && likely(put_after_reset(pool, obj)))
-            return;
-        put_general(pool, obj, true);
-        return;
-    }
-    /* Leak tracking: leak.c's lock-free path, which calls tlp__put_locked
-     * when it cannot serve the put. */
-    if (unlikely(pool->leaks)) {
-        tlp__leak_put(pool, obj);
+    } else {
+        put_reset(pool, obj);
         return;
     }
     /* A class of a capped buffer pool: a new grant, without a lock, when

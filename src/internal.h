@@ -41,6 +41,7 @@
 #include <stdarg.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #define TLP_CACHELINE 64
@@ -111,7 +112,7 @@ struct tlp_pool {
     uint64_t max_idle;     /* 0 = none */
     unsigned drain_ms;
     char *name;
-    bool hidden;           /* leak tracking: the fast path sees tlp__leak_mag, not the magazines */
+    bool hidden;           /* leak tracking: the fast path sees the tslot's mark, not the magazines */
     bool buf_class;        /* a class of a buffer pool (not listed by tlp_pool_foreach) */
     uint32_t group_idx;    /* index of the pool in its group */
     bool single;           /* in a group, thread cache of one object: single.c */
@@ -159,7 +160,23 @@ struct tlp_pool {
 /* One thread's cache of one pool: the slow path's side (the fast path sees
  * only loaded[slot]). Written by the owner under its thread lock, and by
  * drains / destroy / fork under the registry lock and that thread lock. */
+/* What a leak-tracked pool's slot shows the inline path while the thread
+ * has magazines of it: a magazine head with count 0 and fast_cap 0 like
+ * tlp__empty_mag (every inline get and put fails), at the start of the
+ * thread's tslot of the pool, with next pointing at itself. leak.c knows
+ * it by that (no magazine links to itself, the sentinel's next is NULL)
+ * and finds the tslot from it without a lookup; a drain stores
+ * tlp__empty_mag over it first. Never written after the tslot is made.
+ * may_alias: it is read through tlp__mag pointers (its first fields are
+ * tlp__mag's). */
+typedef struct __attribute__((may_alias)) tlp__mark {
+    tlp__mag_word n;
+    uintptr_t fast_cap;
+    struct tlp__mag *next;
+} tlp__mark;
+
 typedef struct tlp_tslot {
+    tlp__mark mark;          /* must stay first (see tlp__mark) */
     tlp__mag *cur;           /* the loaded magazine (authoritative copy) */
     tlp__mag *prev;          /* the previous one */
     struct tlp_thread_rec *rec;
@@ -167,6 +184,8 @@ typedef struct tlp_tslot {
     uint64_t leak_left;      /* sampled leak tracking: gets of this pool until
                               * the next recorded one (owner only; leak.c) */
     uintptr_t leak_seen;     /* ... cur's count when the library last ran */
+    uint64_t leak_tick, leak_ns;  /* leak tracking's clock cache: the cycle
+                              * counter and the clock read together (owner only) */
     bool missed;             /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
                               * next slow path */
@@ -195,6 +214,13 @@ typedef struct tlp_thread_rec {
 static inline tlp__slot_ref *tlp__loaded_of(const tlp_thread_rec *r)
 {
     return (tlp__slot_ref *)(void *)(r->pub + 1);
+}
+_Static_assert(offsetof(tlp__mark, fast_cap) == offsetof(tlp__mag, fast_cap) &&
+                   offsetof(tlp__mark, next) == offsetof(tlp__mag, next),
+               "tlp__mark is a magazine head");
+static inline tlp__mag *tlp__mark_of(tlp_tslot *ts)
+{
+    return (tlp__mag *)(void *)&ts->mark;
 }
 static inline tlp_tslot *tlp__tslot(const tlp_thread_rec *r, uint32_t slot)
 {
@@ -254,12 +280,6 @@ extern tlp_thread_rec *tlp__threads;            /* registry list head */
 extern tlp_pool **tlp__pools;                   /* live pools by slot (registry lock) */
 extern uint32_t tlp__pools_cap;                  /* entries of tlp__pools */
 extern tlp__mag tlp__empty_mag;
-/* What a leak-tracked pool's slot shows the inline path while the thread
- * has magazines of it: count 0 and fast_cap 0 like tlp__empty_mag (every
- * get and put leaves the inline path), but a different address, which tells
- * leak.c's lock-free path that the tslot's magazines are the thread's to use
- * (a drain stores tlp__empty_mag first). Never written. */
-extern tlp__mag tlp__leak_mag;
 extern tlp__thread tlp__sentinel_thread;
 
 /* The calling thread's record (NULL before its first slow path) */
@@ -285,7 +305,7 @@ static inline tlp_tslot *tlp__thread_attach(tlp_thread_rec *r, tlp_pool *pool)
  * and the thread's lock held; its magazines already taken) */
 void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot);
 /* Install m as the loaded magazine of slot (owner, thread lock held);
- * hidden: show the fast path tlp__leak_mag instead (leak-tracked pools) */
+ * hidden: show the fast path the tslot's mark instead (leak-tracked pools) */
 static inline void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *m, bool hidden)
 {
     r->ts[slot]->cur = m;
@@ -293,9 +313,9 @@ static inline void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *
     /* Relaxed: only this thread's fast path reads `loaded` for the magazine
      * contents, and it is this thread that wrote them. Drains never read
      * `loaded`; they use the tslot under the thread lock. Hidden
-     * (leak-tracked) pools show tlp__leak_mag: every operation leaves the
-     * inline path, and leak.c's path uses the tslot's magazines. */
-    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? &tlp__leak_mag : m;
+     * (leak-tracked) pools show the tslot's mark: every operation leaves
+     * the inline path, and leak.c's path uses the tslot's magazines. */
+    tlp__mag *view = !m ? &tlp__empty_mag : hidden ? tlp__mark_of(r->ts[slot]) : m;
     atomic_store_explicit(&tlp__loaded_of(r)[slot], view, memory_order_relaxed);
 #else
     (void)hidden;

@@ -25,6 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
 
 /* The hot helpers of the tracked paths, inlined at -O2 too (the library's
  * users build with -O2; the instruction counts in the README are -O3). */
@@ -44,7 +48,9 @@ typedef struct rec {
 typedef struct stripe {
     _Atomic bool lock;   /* a spinlock: held for a few dozen instructions */
     _Atomic size_t len;  /* written under lock; read without it by puts */
-    size_t cap;          /* power of two, or 0 */
+    size_t cap;          /* power of two (1: no_records) */
+    size_t mask;         /* cap - 1 */
+    size_t limit;        /* the most records before the table grows: cap / 2 */
     rec *tab;
 } __attribute__((aligned(TLP_CACHELINE))) stripe;
 
@@ -53,6 +59,10 @@ struct tlp__leaks {
     unsigned sample;     /* 1: every object */
     bool trace;
     bool window;         /* sampled, no reset hook: inline gets (see lean paths) */
+    /* Sites whose record takes record()'s full path (a backtrace): inside
+     * a shared libtlpool (lib_lo, lib_len), or every one when tracing. One
+     * compare in record_quick. */
+    uintptr_t full_lo, full_len;
     _Atomic uint64_t lost;  /* records dropped for lack of memory */
     stripe s[STRIPES];
 };
@@ -89,8 +99,12 @@ static struct tlp__leaks *tables;
 static void lock_all(void);
 static void unlock_all(void);
 
+static uint64_t ticks_stale_init(void);
+static uint64_t tick_stale;
+
 static void lib_init(void)
 {
+    tick_stale = ticks_stale_init();
     dl_iterate_phdr(find_segment, (void *)(uintptr_t)&tlp__leak_took);
     /* backtrace() loads libgcc_s on first use: do it now, not in a get. */
     void *bt[2];
@@ -171,21 +185,29 @@ void tlp__leaks_atfork(int phase)
 
 static ALWAYS_INLINE stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
 {
-    return &L->s[h >> 60];
+    stripe *s = &L->s[h >> 60];
+    /* One address for all its fields: GCC would otherwise rebuild it per
+     * field (a few instructions and registers on the tracked paths). */
+    __asm__("" : "+r"(s));
+    return s;
 }
 
 /* Index of obj, or of the empty slot where it would go. cap > 0. */
 static ALWAYS_INLINE size_t probe(const stripe *s, const void *obj, uint64_t h)
 {
-    size_t mask = s->cap - 1, i = home_of(h, mask);
+    size_t mask = s->mask, i = home_of(h, mask);
     while (s->tab[i].obj && s->tab[i].obj != obj)
         i = (i + 1) & mask;
     return i;
 }
 
+/* A stripe without records yet: one empty slot, never written (a record
+ * grows the table first), so a probe needs no test for a missing table. */
+static rec no_records[1];
+
 __attribute__((noinline)) static bool grow(stripe *s)
 {
-    size_t cap = s->cap ? 2 * s->cap : 64;
+    size_t cap = s->cap > 1 ? 2 * s->cap : 64;
     rec *t = calloc(cap, sizeof *t);
     if (!t)
         return false;
@@ -193,17 +215,20 @@ __attribute__((noinline)) static bool grow(stripe *s)
     size_t ocap = s->cap;
     s->tab = t;
     s->cap = cap;
+    s->mask = cap - 1;
+    s->limit = cap / 2;
     for (size_t i = 0; i < ocap; i++)
         if (old[i].obj)
             s->tab[probe(s, old[i].obj, mix(old[i].obj))] = old[i];
-    free(old);
+    if (old != no_records)
+        free(old);
     return true;
 }
 
 /* Removes slot i, shifting back the entries of its probe run. */
 __attribute__((noinline)) static void remove_at(stripe *s, size_t i)
 {
-    size_t mask = s->cap - 1;
+    size_t mask = s->mask;
     for (size_t j = (i + 1) & mask; s->tab[j].obj; j = (j + 1) & mask) {
         size_t home = home_of(mix(s->tab[j].obj), mask);
         /* Move j to the hole at i unless its home lies cyclically in (i, j]. */
@@ -224,9 +249,15 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook)
     if (!L)
         return NULL;
     memset(L, 0, sizeof *L);
+    for (unsigned i = 0; i < STRIPES; i++) {
+        L->s[i].tab = no_records;
+        L->s[i].cap = 1; /* mask 0, limit 0 */
+    }
     L->trace = sample == TLP_LEAK_TRACE;
     L->sample = L->trace ? 1 : sample;
     L->window = L->sample > 1 && !reset_hook && TLP_FASTPATH;
+    L->full_lo = L->trace ? 0 : lib_lo;
+    L->full_len = L->trace ? UINTPTR_MAX : lib_len;
     pthread_mutex_lock(&tables_lock);
     L->next = tables;
     if (tables)
@@ -253,7 +284,8 @@ void tlp__leaks_free(struct tlp__leaks *L)
         stripe *s = &L->s[i];
         for (size_t j = 0; j < s->cap; j++)
             free(s->tab[j].bt);
-        free(s->tab);
+        if (s->tab != no_records)
+            free(s->tab);
     }
     free(L);
 }
@@ -266,6 +298,55 @@ static uint64_t now_ns(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* The every-object get reads the clock through a cache in the tslot: the
+ * CPU's cycle counter, read with it, says whether that reading is less
+ * than about a millisecond old (then it serves: the clock's own resolution
+ * is its tick, 1 to 4 ms), else the clock is read again. A counter gone
+ * backwards (another CPU) reads as old. x86-64 with an invariant TSC (its
+ * rate constant, running in every state: at 1 GHz or more, 2^20 cycles are
+ * at most a millisecond), AArch64's generic timer (its rate in cntfrq);
+ * elsewhere tick_stale stays 0 and every get reads the clock. */
+
+#if defined(__x86_64__)
+static ALWAYS_INLINE __attribute__((unused)) uint64_t ticks(void)
+{
+    return __rdtsc();
+}
+
+static uint64_t ticks_stale_init(void)
+{
+    unsigned a, b, c, d;
+    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >= 0x80000007u &&
+        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)))
+        return 1u << 20;
+    return 0;
+}
+#elif defined(__aarch64__)
+static ALWAYS_INLINE __attribute__((unused)) uint64_t ticks(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+    return v;
+}
+
+static uint64_t ticks_stale_init(void)
+{
+    uint64_t f;
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(f));
+    return f / 1000u;
+}
+#else
+static ALWAYS_INLINE __attribute__((unused)) uint64_t ticks(void)
+{
+    return 0;
+}
+
+static uint64_t ticks_stale_init(void)
+{
+    return 0;
+}
+#endif
 
 /* xorshift64*, seeded from the state's address and the clock. */
 static uint64_t next_random(uint64_t *state)
@@ -349,7 +430,7 @@ static ALWAYS_INLINE void record(struct tlp__leaks *L, void *obj, void *site, ui
     stripe *s = stripe_of(L, h);
     lock(s);
     size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
-    if (unlikely((len + 1) * 2 > s->cap) && !grow(s)) {
+    if (unlikely(len >= s->limit) && !grow(s)) {
         unlock(s);
         free(bt);
         tlp__count(&L->lost, 1);
@@ -371,7 +452,7 @@ static ALWAYS_INLINE void record(struct tlp__leaks *L, void *obj, void *site, ui
 static inline void forget(stripe *s, void *obj, uint64_t h)
 {
     lock(s);
-    size_t mask = s->cap - 1, i = probe(s, obj, h);
+    size_t mask = s->mask, i = probe(s, obj, h);
     rec *e = &s->tab[i];
     if (unlikely(!e->obj)) {
         unlock(s);
@@ -419,8 +500,8 @@ void tlp__leak_gave(tlp_pool *pool, void *obj)
 
 #if TLP_FASTPATH
 /*
- * A tracked pool's slot shows the inline path tlp__leak_mag (count 0,
- * fast_cap 0), so each of its gets and puts calls the library; these two
+ * A tracked pool's slot shows the inline path its tslot's mark (count 0,
+ * fast_cap 0, tlp__mark), so each of its gets and puts calls the library; these two
  * serve the common case there without the thread lock: a pop from or a
  * push onto the tslot's two magazines, under the inline path's own
  * handshake with drains (busy, then loaded[slot] read: a drain that stored
@@ -454,7 +535,29 @@ static ALWAYS_INLINE tlp_tslot *lean_begin(tlp_pool *pool, const char *what, tlp
     return tlp__self_rec->ts[slot];
 }
 
-/* Under busy, loaded[slot] == &tlp__leak_mag: the magazine to pop from /
+/* The same without the tslot: the every-object paths find it from what
+ * loaded[slot] shows (marked). NULL: the locked path. */
+static ALWAYS_INLINE tlp__slot_ref *lean_check(tlp_pool *pool, const char *what)
+{
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    if (unlikely(pool->head.slot >= t->nslots))
+        return NULL;
+    if (unlikely(tlp__inside != NULL || atomic_load_explicit(&t->busy, memory_order_relaxed) != 0))
+        tlp__reentered(pool, what);
+    return l;
+}
+
+/* Under busy: the tslot whose mark view is, or NULL (the empty sentinel, or
+ * a magazine in window mode). A mark in this thread's loaded[] is this
+ * thread's, of the pool at that slot: only the owner installs one. */
+static ALWAYS_INLINE tlp_tslot *marked(tlp__mag *view)
+{
+    return ((const tlp__mark *)(const void *)view)->next == view ? (tlp_tslot *)(void *)view
+                                                                  : NULL;
+}
+
+/* Under busy, loaded[slot] shows ts's mark: the magazine to pop from /
  * push onto, or NULL. */
 static ALWAYS_INLINE tlp__mag *lean_pop_mag(tlp_tslot *ts)
 {
@@ -462,6 +565,31 @@ static ALWAYS_INLINE tlp__mag *lean_pop_mag(tlp_tslot *ts)
     if (!m || !tlp__mag_count(m))
         m = ts->prev;
     return m && tlp__mag_count(m) ? m : NULL;
+}
+
+/* The same where the slot shows ts's mark: cur is not NULL then (the
+ * locked paths install the mark over a magazine only, and a drain stores
+ * tlp__empty_mag over it before it takes the magazines). */
+static ALWAYS_INLINE tlp__mag *mark_pop_mag(tlp_tslot *ts)
+{
+    tlp__mag *m = ts->cur;
+    if (unlikely(!tlp__mag_count(m))) {
+        m = ts->prev;
+        if (!m || !tlp__mag_count(m))
+            return NULL;
+    }
+    return m;
+}
+
+static ALWAYS_INLINE tlp__mag *mark_push_mag(tlp_tslot *ts, uintptr_t cap)
+{
+    tlp__mag *m = ts->cur;
+    if (unlikely(tlp__mag_count(m) >= cap)) {
+        m = ts->prev;
+        if (!m || tlp__mag_count(m) >= cap)
+            return NULL;
+    }
+    return m;
 }
 
 static ALWAYS_INLINE tlp__mag *lean_push_mag(tlp_tslot *ts, uintptr_t cap)
@@ -486,7 +614,7 @@ static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h)
 {
     if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
         return false;
-    size_t mask = s->cap - 1, i = probe(s, obj, h);
+    size_t mask = s->mask, i = probe(s, obj, h);
     rec *e = &s->tab[i];
     if (e->obj) {
         if (unlikely(e->bt != NULL || s->tab[(i + 1) & mask].obj != NULL)) {
@@ -503,14 +631,54 @@ static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h)
 
 static void lean_put_slow(tlp_pool *pool, void *obj);
 
-/* Records obj (due already decided). */
-__attribute__((noinline)) static void *lean_record(tlp_pool *pool, void *obj, void *site)
+/* Records obj (due already decided), t the time it was taken. */
+__attribute__((noinline)) static void *lean_record_at(tlp_pool *pool, void *obj, void *site,
+                                                      uint64_t t)
 {
-    uint64_t t = now_ns();
     tlp__inside = pool; /* a signal handler must not re-enter record() */
     record(pool->leaks, obj, site, t);
     tlp__inside = NULL;
     return obj;
+}
+
+__attribute__((noinline)) static void *lean_record(tlp_pool *pool, void *obj, void *site)
+{
+    return lean_record_at(pool, obj, site, now_ns());
+}
+
+/* The common case of recording obj, with no call, under busy: the lock
+ * free at once, room in the table, a free slot for obj, no backtrace to
+ * take. Returns false, having changed nothing, otherwise (then
+ * lean_record_at, outside busy). Empty slots hold bt NULL (grow's calloc,
+ * remove_at), so a new record writes three fields. The caller sets the
+ * mark (tlp__inside) around it: busy alone does not stop a signal
+ * handler's call, whose own failed inline attempt clears busy before its
+ * slow path looks, and which would spin on the stripe's lock. */
+static ALWAYS_INLINE bool record_quick(struct tlp__leaks *L, void *obj, void *site, uint64_t t)
+{
+    if (unlikely((uintptr_t)site - L->full_lo < L->full_len))
+        return false;
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(L, h);
+    if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
+        return false;
+    size_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+    if (likely(len < s->limit)) {
+        rec *e = &s->tab[probe(s, obj, h)];
+        if (likely(!e->obj)) {
+            e->obj = obj;
+            /* Plain stores: no fence, but GCC would otherwise pair the
+             * first two through a vector register (four instructions). */
+            atomic_signal_fence(memory_order_seq_cst);
+            e->site = site;
+            e->t_ns = t;
+            atomic_store_explicit(&s->len, len + 1, memory_order_relaxed);
+            unlock(s);
+            return true;
+        }
+    }
+    unlock(s);
+    return false;
 }
 
 /* A sampled pool's countdown reached 1, or this thread's first get. */
@@ -532,17 +700,17 @@ __attribute__((noinline)) static void *lean_sample(tlp_pool *pool, tlp_tslot *ts
  * magazines' fast_cap is 0, so every put comes here and counts the inline
  * gets since the last visit (leak_seen - count), then pushes onto cur
  * only while that keeps the invariant, else onto prev. Otherwise the slot
- * shows tlp__leak_mag and every get comes here. The view changes by a
+ * shows the tslot's mark and every get comes here. The view changes by a
  * compare-and-swap of loaded[slot] under busy: a drain's store of
  * tlp__empty_mag wins or is not lost (it then waits for busy == 0 as
- * ever). The locked paths install tlp__leak_mag (tlp__thread_load); the
+ * ever). The locked paths install the mark (tlp__thread_load); the
  * inline gets a drain cuts short are not counted (a few gets' error).
  */
 static ALWAYS_INLINE void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view,
                                  tlp_tslot *ts, uint64_t left)
 {
     tlp__mag *cur = ts->cur;
-    tlp__mag *want = cur && tlp__mag_count(cur) < left ? cur : &tlp__leak_mag;
+    tlp__mag *want = cur && tlp__mag_count(cur) < left ? cur : tlp__mark_of(ts);
     ts->leak_left = left;
     ts->leak_seen = cur ? tlp__mag_count(cur) : 0;
     if (want != view)
@@ -551,7 +719,7 @@ static ALWAYS_INLINE void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__ma
 }
 
 /* left: the countdown with the inline gets since the last visit taken off
- * (view is cur or tlp__leak_mag). */
+ * (view is cur or the mark). */
 static ALWAYS_INLINE uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
 {
     uint64_t left = ts->leak_left;
@@ -564,7 +732,7 @@ static ALWAYS_INLINE void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *
 {
     void *obj = NULL;
     TLP__ENTER(t);
-    if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
+    if (likely(TLP__LOADED(l, pool->head.slot) == tlp__mark_of(ts))) {
         tlp__mag *m = lean_pop_mag(ts);
         if (likely(m != NULL)) {
             uintptr_t n = tlp__mag_count(m) - 1;
@@ -587,7 +755,7 @@ static ALWAYS_INLINE void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
     /* The tslot's pointers are read only once the slot shows something
      * else than the empty sentinel: a drain that stored the sentinel may
      * be writing them (it waited for busy == 0 before this operation). */
-    if (likely(view == &tlp__leak_mag || (view != &tlp__empty_mag && view == ts->cur))) {
+    if (likely(view == tlp__mark_of(ts) || (view != &tlp__empty_mag && view == ts->cur))) {
         uint64_t left = window_left(ts, view);
         tlp__mag *m = lean_pop_mag(ts);
         if (likely(m != NULL)) {
@@ -612,8 +780,8 @@ static ALWAYS_INLINE void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
     return obj;
 }
 
-/* cur is not NULL while the slot shows cur or tlp__leak_mag (the locked
- * paths install tlp__leak_mag only over a magazine). s: obj's stripe when
+/* cur is not NULL while the slot shows cur or the mark (the locked paths
+ * install the mark only over a magazine). s: obj's stripe when
  * it holds records (forget first), else NULL. Two copies (below), so that
  * the common one, with nothing to forget, needs no stack frame. */
 static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, tlp__slot_ref *l,
@@ -626,7 +794,7 @@ static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, t
     /* ts->cur only once the slot does not show the empty sentinel (see
      * window_get). */
     tlp__mag *cur = view == &tlp__empty_mag ? NULL : ts->cur;
-    if (unlikely(!cur || (view != cur && view != &tlp__leak_mag))) {
+    if (unlikely(!cur || (view != cur && view != tlp__mark_of(ts)))) {
         TLP__LEAVE(t);
         lean_put_slow(pool, obj);
         return;
@@ -652,7 +820,7 @@ static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, t
     push(m, obj);
     n = tlp__mag_count(cur);
     ts->leak_seen = n;
-    tlp__mag *want = n < left ? cur : &tlp__leak_mag;
+    tlp__mag *want = n < left ? cur : tlp__mark_of(ts);
     if (want != view)
         (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
                                                       memory_order_relaxed);
@@ -664,16 +832,30 @@ slow:
     lean_put_slow(pool, obj);
 }
 
-__attribute__((noinline)) static void window_put_plain(tlp_pool *pool, void *obj, tlp_tslot *ts,
-                                                       tlp__slot_ref *l)
-{
-    window_put(pool, obj, ts, l, NULL, 0);
-}
-
 __attribute__((noinline)) static void window_put_forget(tlp_pool *pool, void *obj, tlp_tslot *ts,
                                                         tlp__slot_ref *l, stripe *s, uint64_t h)
 {
     window_put(pool, obj, ts, l, s, h);
+}
+
+/* A window-mode pool's put. The record of obj, if any, was made before
+ * the object reached this thread, so a stripe count of 0 means nothing to
+ * forget: then the put needs no stack frame (window_put_forget has one). */
+__attribute__((noinline)) static void window_entry(tlp_pool *pool, void *obj)
+{
+    tlp__thread *t;
+    tlp__slot_ref *l;
+    tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
+    if (unlikely(!ts)) {
+        tlp__put_locked(pool, obj);
+        return;
+    }
+    uint64_t h = mix(obj);
+    stripe *s = stripe_of(pool->leaks, h);
+    if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
+        window_put(pool, obj, ts, l, NULL, 0);
+    else
+        window_put_forget(pool, obj, ts, l, s, h);
 }
 
 /* Sampled pools: window mode, or (reset hook) every get here with the
@@ -694,20 +876,63 @@ __attribute__((noinline)) static void *sampled_get(tlp_pool *pool, void *site, t
     return lean_sample(pool, ts, obj, site);
 }
 
-void *tlp__leak_get(tlp_pool *pool, void *site)
+__attribute__((noinline)) static void *sampled_entry(tlp_pool *pool, void *site)
 {
     tlp__thread *t;
     tlp__slot_ref *l;
     tlp_tslot *ts = lean_begin(pool, "tlp_get", &t, &l);
     if (unlikely(!ts))
         return tlp__get_locked(pool, site);
+    return sampled_get(pool, site, ts, t, l);
+}
+
+/* record_quick could not, or the clock cache is old: read the clock (and
+ * renew the cache), then record with the mark set. */
+__attribute__((noinline)) static void *lean_record_fresh(tlp_pool *pool, tlp_tslot *ts, void *obj,
+                                                         void *site)
+{
+    uint64_t tick = ticks(), now = now_ns();
+    ts->leak_tick = tick;
+    ts->leak_ns = now;
+    return lean_record_at(pool, obj, site, now);
+}
+
+/* Every object: the pop and the record in one stretch of busy, the time
+ * from the tslot's clock cache (no call). Sampled pools (whose gets come
+ * here seldom, see window mode) go on to sampled_entry. */
+void *tlp__leak_get(tlp_pool *pool, void *site)
+{
     if (pool->leaks->sample != 1)
-        return sampled_get(pool, site, ts, t, l);
-    void *obj = lean_pop(pool, ts, t, l);
+        return sampled_entry(pool, site);
+    tlp__slot_ref *l = lean_check(pool, "tlp_get");
+    if (unlikely(!l))
+        return tlp__get_locked(pool, site);
+    tlp__thread *t = tlp__head(l);
+    void *obj = NULL;
+    bool done = false;
+    TLP__ENTER(t);
+    tlp_tslot *ts = marked(TLP__LOADED(l, pool->head.slot));
+    if (likely(ts != NULL)) {
+        tlp__mag *m = mark_pop_mag(ts);
+        if (likely(m != NULL)) {
+            uintptr_t n = tlp__mag_count(m) - 1;
+            obj = m->objs[n];
+            m->n.word -= 1; /* count - 1 */
+            if (likely(ticks() - ts->leak_tick < tick_stale)) {
+                tlp__inside = pool;
+                done = record_quick(pool->leaks, obj, site, ts->leak_ns);
+                tlp__inside = NULL;
+            }
+        }
+    }
+    TLP__LEAVE(t);
+    if (likely(done))
+        return obj;
     if (unlikely(!obj))
         return tlp__get_locked(pool, site);
-    return lean_record(pool, obj, site);
+    return lean_record_fresh(pool, ts, obj, site);
 }
+
 
 /* forget_quick could not: forget with the mark set (a signal handler must
  * not re-enter), then push. */
@@ -722,7 +947,7 @@ __attribute__((noinline)) static void lean_put_slow(tlp_pool *pool, void *obj)
     bool ok = false;
     if (ts) {
         TLP__ENTER(t);
-        if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
+        if (likely(TLP__LOADED(l, pool->head.slot) == tlp__mark_of(ts))) {
             tlp__mag *m = lean_push_mag(ts, pool->mag_cap);
             if (m) {
                 push(m, obj);
@@ -739,6 +964,7 @@ __attribute__((noinline)) static void lean_put_slow(tlp_pool *pool, void *obj)
  * object may be taken and recorded again. Both run under busy (a few
  * instructions, no call), so a signal handler's call finds busy set and
  * stops the program rather than spin on the stripe's lock. */
+
 void tlp__leak_put(tlp_pool *pool, void *obj)
 {
     /* A buffer pool's class: its puts must pass the per-thread idle cap
@@ -747,33 +973,28 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         tlp__put_locked(pool, obj);
         return;
     }
-    tlp__thread *t;
-    tlp__slot_ref *l;
-    tlp_tslot *ts = lean_begin(pool, "tlp_put", &t, &l);
-    if (unlikely(!ts)) {
+    struct tlp__leaks *L = pool->leaks;
+    if (L->window) {
+        window_entry(pool, obj);
+        return;
+    }
+    tlp__slot_ref *l = lean_check(pool, "tlp_put");
+    if (unlikely(!l)) {
         tlp__put_locked(pool, obj);
         return;
     }
+    tlp__thread *t = tlp__head(l);
     uint64_t h = mix(obj);
-    stripe *s = stripe_of(pool->leaks, h);
-    if (pool->leaks->window) {
-        /* The record of obj, if any, was made before the object reached
-         * this thread, so a stripe count of 0 means nothing to forget. */
-        if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
-            window_put_plain(pool, obj, ts, l);
-        else
-            window_put_forget(pool, obj, ts, l, s, h);
-        return;
-    }
+    stripe *s = stripe_of(L, h);
     uintptr_t cap = pool->mag_cap;
     bool ok = false;
     TLP__ENTER(t);
-    if (likely(TLP__LOADED(l, pool->head.slot) == &tlp__leak_mag)) {
-        tlp__mag *m = lean_push_mag(ts, cap);
-        /* The record of obj, if any, was made before the object reached
-         * this thread, so a stripe count of 0 means nothing to forget. */
-        if (likely(m != NULL) &&
-            (atomic_load_explicit(&s->len, memory_order_relaxed) == 0 || forget_quick(s, obj, h))) {
+    tlp_tslot *ts = marked(TLP__LOADED(l, pool->head.slot));
+    if (likely(ts != NULL)) {
+        tlp__mag *m = mark_push_mag(ts, cap);
+        /* Every object out has its record here: no test of the stripe's
+         * count first (forget_quick finds none for an object without). */
+        if (likely(m != NULL) && forget_quick(s, obj, h)) {
             push(m, obj);
             ok = true;
         }

@@ -2,7 +2,7 @@
 /*
  * Leak tracking (leak.c): per pool, a record of every object out (or one in
  * N, sampled) with the time it was taken and where. A tracked pool's slot
- * shows the inline fast path tlp__leak_mag (pool->hidden), so every get and
+ * shows the inline fast path its tslot's mark (pool->hidden), so every get and
  * put reaches tlp__get_slow_at / tlp__put_slow, which call tlp__leak_get /
  * tlp__leak_put (lock-free), and the locked paths call tlp__leak_took /
  * tlp__leak_gave. Pools without tracking never get here.

@@ -36,7 +36,7 @@ static int64_t loaded_count(const tlp_pool *pool)
         return -1;
     TLP__ENTER(t);
     const tlp__mag *m = TLP__LOADED(l, slot);
-    int64_t n = (m == &tlp__empty_mag || m == &tlp__leak_mag) ? -1 : (int64_t)tlp__mag_count(m);
+    int64_t n = (m == &tlp__empty_mag || m->next == m) ? -1 : (int64_t)tlp__mag_count(m);
     TLP__LEAVE(t);
     return n;
 }

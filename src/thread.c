@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 tlp__mag tlp__empty_mag = { .n = {0}, .fast_cap = 0, .next = NULL };
-tlp__mag tlp__leak_mag = { .n = {0}, .fast_cap = 0, .next = NULL };
 
 /* nslots = 0: every fast path of a thread without a record goes to the slow
  * path, which makes one. Never written. */
@@ -228,6 +227,7 @@ tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
     if (!ts)
         return NULL;
     ts->rec = r;
+    ts->mark.next = tlp__mark_of(ts);
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__lock_take(&r->lock);
     if (!cover(r, slot)) {

@@ -199,7 +199,7 @@ int tlp__cap_put_lean(tlp_pool *pool, void *obj)
     int how = pool->single ? TLP__LEAN_ALONE : TLP__LEAN_SLOW;
     TLP__ENTER(t);
     tlp__mag *m = TLP__LOADED(l, slot);
-    if (m == &tlp__empty_mag || m == &tlp__leak_mag) {
+    if (m == &tlp__empty_mag || m->next == m) {
         /* No magazine shown (never written). A single class gets one back
          * through the slow path only when it fits without a rebalance. */
         if (others + size <= g->cap)

@@ -6,6 +6,8 @@
 #include <tlpool.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 // A buffer pool that lives for one test.
 struct BufPool {
@@ -36,4 +38,12 @@ inline uint64_t total_out(const tlp_bufpool_stats &s)
     for (unsigned i = 0; i < s.nclasses; i++)
         n += s.classes[i].out;
     return n;
+}
+
+// TLPOOL_CONF turns leak tracking on for every pool (CI reruns the suite
+// so): tracked classes take the locked slow paths, not the lean ones.
+inline bool leaks_on_by_env()
+{
+    const char *conf = getenv("TLPOOL_CONF");
+    return conf && strstr(conf, "leaks:") && !strstr(conf, "leaks:off");
 }

@@ -3,19 +3,20 @@
 # get/put pair (bench/pair_count.c, run with N and 2N pairs: start-up and
 # teardown cancel) of a pool tracking every object and one sampling one in
 # 64, against an untracked pool. Fails when a tracked pair costs more than
-# MAX_ALL / MAX_64 times the untracked one: a regression guard, set a little
-# above what 0.4.0 measures (11.4x and 5.2x of the 24.4-instruction pair;
-# the issue's targets, 10x and 1.5x, are tracked in docs/STATUS.md).
+# MAX_ALL / MAX_64 percent of the untracked one: a regression guard, set a
+# little above what is measured (every object 8.3x, one in 64 4.7x of the
+# 24.4-instruction pair; the issue's targets, 10x and 1.5x, are tracked in
+# docs/STATUS.md).
 #   cmake -DVALGRIND=... -DPLAIN=exe -DALL=exe -DS64=exe [-DPAIRS=n]
-#         [-DMAX_ALL=12] [-DMAX_64=6] -P leak_cost.cmake
+#         [-DMAX_ALL=950] [-DMAX_64=550] -P leak_cost.cmake
 if(NOT PAIRS)
   set(PAIRS 50000)
 endif()
 if(NOT MAX_ALL)
-  set(MAX_ALL 12)
+  set(MAX_ALL 950)
 endif()
 if(NOT MAX_64)
-  set(MAX_64 6)
+  set(MAX_64 550)
 endif()
 # The executables choose their pool's tracking; TLPOOL_CONF must not.
 unset(ENV{TLPOOL_CONF})
@@ -49,7 +50,7 @@ math(EXPR r_all "${all} * 100 / ${plain}")
 math(EXPR r_64 "${s64} * 100 / ${plain}")
 message(STATUS "instructions per pair x100: untracked ${plain}, every object ${all} "
                "(${r_all}% of untracked), one in 64 ${s64} (${r_64}%)")
-if(r_all GREATER ${MAX_ALL}00 OR r_64 GREATER ${MAX_64}00)
-  message(FATAL_ERROR "leak tracking costs more than ${MAX_ALL}x (every object) or "
-                      "${MAX_64}x (one in 64) the untracked pair")
+if(r_all GREATER ${MAX_ALL} OR r_64 GREATER ${MAX_64})
+  message(FATAL_ERROR "leak tracking costs more than ${MAX_ALL}% (every object) or "
+                      "${MAX_64}% (one in 64) of the untracked pair")
 endif()

@@ -216,6 +216,31 @@ TEST(Leaks, MinAgeLeavesOutYoungerObjects)
     tlp_pool_destroy(p);
 }
 
+// The same with the objects taken from the thread's cache (leak.c's
+// lock-free path, whose records take the time from a per-thread cache of
+// the clock): the younger ones are not dated from before the pause.
+TEST(Leaks, MinAgeLeavesOutYoungerObjectsTakenFromTheThreadCache)
+{
+    tlp_pool *p = make("aged-cached", 1);
+    std::vector<void *> warm, old_ones, young;
+    leak_many(p, &warm, 16);
+    put_all(p, warm); // 16 idle objects in this thread's magazines
+    leak_many(p, &old_ones, 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    leak_many(p, &young, 3);
+    tlp_stats st;
+    tlp_stats_get(p, &st);
+    EXPECT_EQ(st.made, 16u); // all five came from the cache
+    size_t n;
+    std::string rep = report(80, &n);
+    EXPECT_EQ(n, 2u) << rep;
+    rep = report(0, &n);
+    EXPECT_EQ(n, 5u) << rep;
+    put_all(p, old_ones);
+    put_all(p, young);
+    tlp_pool_destroy(p);
+}
+
 TEST(Leaks, SampledReportsAboutOneInN)
 {
     // Binomial(3200, 1/16): mean 200, sd 13.7; the bounds are 5.8 sd out.
