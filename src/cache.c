@@ -360,6 +360,32 @@ __attribute__((noinline)) static void put_reset(tlp_pool *pool, void *obj)
 }
 #endif
 
+#if TLP_FASTPATH
+/* A plain pool (no hook, not tracked, not checked): put_general's work
+ * without its checks, which are all known false here. */
+__attribute__((noinline)) static void put_plain(tlp_pool *pool, void *obj)
+{
+    tlp__lib_enter(pool, "tlp_put");
+    put_locked(pool, obj);
+    tlp__lib_leave();
+}
+
+/* A class of a capped buffer pool: a new grant without a lock when the
+ * loaded magazine has room (threadcap.c), the buffer alone to the shared
+ * tier (single.c), or the locked path. */
+__attribute__((noinline)) static void put_group(tlp_pool *pool, void *obj)
+{
+    int how = tlp__cap_put_lean(pool, obj);
+    if (how == TLP__LEAN_DONE)
+        return;
+    if (how == TLP__LEAN_ALONE) {
+        tlp__single_put(pool, obj);
+        return;
+    }
+    put_plain(pool, obj);
+}
+#endif
+
 /* A leaf that tail-calls: the leak-tracked pools' puts (every one of them
  * comes here) pay no stack frame for the other cases. */
 void tlp__put_slow(tlp_pool *pool, void *obj)
@@ -379,22 +405,11 @@ void tlp__put_slow(tlp_pool *pool, void *obj)
         put_reset(pool, obj);
         return;
     }
-    /* A class of a capped buffer pool: a new grant, without a lock, when
-     * the loaded magazine has room (threadcap.c). */
-    if (pool->group) {
-        int how = tlp__cap_put_lean(pool, obj);
-        if (how == TLP__LEAN_DONE)
-            return;
-        if (how == TLP__LEAN_ALONE) { /* single.c */
-            tlp__single_put(pool, obj);
-            return;
-        }
-    }
-    /* A plain pool (no hook, not tracked, not checked): put_general's
-     * work without its call. */
-    tlp__lib_enter(pool, "tlp_put");
-    put_locked(pool, obj);
-    tlp__lib_leave();
+    /* Tail calls: this function keeps no frame. */
+    if (pool->group)
+        put_group(pool, obj);
+    else
+        put_plain(pool, obj);
 #else
     put_general(pool, obj, false);
 #endif
