@@ -118,20 +118,25 @@ tlp__mag *tlp__shard_trade_full(tlp_pool *pool, uint32_t h, tlp__mag *full)
  * one lock round trip each, the object in a magazine of its own.
  */
 
-/* The quota a shard reserves at once: at most 8 objects, and little enough
- * beside max_idle that what the shards hold in reserve (up to twice this
- * each) does not crowd out the magazines' pushes. */
+/* The quota a shard reserves at once: at most 8 objects and at most a
+ * quarter of max_idle over the shards, so that what they hold in reserve
+ * (up to twice this each) never crowds out the magazines' pushes. 0: the
+ * budget is too small to share that way; each single object reserves and
+ * gives back its own room. */
 static uint64_t quota_step(const tlp_pool *pool)
 {
     uint64_t q = pool->max_idle / (4 * (uint64_t)pool->nshards);
-    return q > 8 ? 8 : q ? q : 1;
+    return q > 8 ? 8 : q;
 }
 
 /* Shard lock held, s->quota == 0: reserves a quota step of max_idle room
- * in shared_objs, or one object if that is all there is; false if none. */
+ * in shared_objs (one object if the step is 0 or does not fit); false if
+ * there is none. */
 static bool reserve_quota(tlp_pool *pool, tlp_shard *s)
 {
     uint64_t q = quota_step(pool);
+    if (q == 0)
+        q = 1;
     for (;;) {
         uint64_t before = atomic_fetch_add_explicit(&pool->shared_objs, q, memory_order_relaxed);
         if (before + q <= pool->max_idle) {
@@ -158,14 +163,18 @@ int tlp__shard_put_one(tlp_pool *pool, uint32_t h, void *obj)
 {
     tlp_shard *s = &pool->shards[h];
     tlp__lock_take(&s->lock);
-    /* max_idle: room reserved first, like tlp__shard_push, but a few
-     * objects at a time (the shard's quota, under its lock), so that a
-     * single object's trade rarely writes the pool-wide counter. */
-    if (pool->max_idle && s->quota == 0 && !reserve_quota(pool, s)) {
+    /* The magazine first: without one nothing is reserved (the caller's
+     * tlp__shard_push reserves for the magazine it brings). */
+    tlp__mag *m = tlp__stock_pop(s);
+    /* max_idle: room reserved before the object goes in, like
+     * tlp__shard_push, but a few objects at a time (the shard's quota,
+     * under its lock), so that a single object's trade rarely writes the
+     * pool-wide counter. */
+    if (m && pool->max_idle && s->quota == 0 && !reserve_quota(pool, s)) {
+        tlp__stock_push(s, m);
         tlp__lock_drop(&s->lock);
         return TLP__ONE_OVER;
     }
-    tlp__mag *m = tlp__stock_pop(s);
     if (m) {
         m->objs[0] = obj;
         tlp__mag_set_count(m, 1);
@@ -210,7 +219,9 @@ void *tlp__shard_get_one(tlp_pool *pool, uint32_t h)
              * steps; the excess goes back to shared_objs. */
             if (pool->max_idle) {
                 uint64_t q = quota_step(pool);
-                if (++s->quota > 2 * q) {
+                if (q == 0) {
+                    atomic_fetch_sub_explicit(&pool->shared_objs, 1, memory_order_relaxed);
+                } else if (++s->quota > 2 * q) {
                     atomic_fetch_sub_explicit(&pool->shared_objs, q, memory_order_relaxed);
                     s->quota -= q;
                 }

@@ -470,3 +470,35 @@ TEST(BufThreadCap, LargeClassesTradeSingleBuffersWithTheSharedTier)
     EXPECT_EQ(d.made, c.made);
     expect_accounted(s);
 }
+
+// A class whose shared share is one buffer (max_idle 1) and whose thread
+// cache is one buffer: the second of two frees goes to the shared tier
+// alone while the shard has no empty magazine in stock yet. It must be
+// kept there (the budget has room for it), and found by the next
+// allocation but one. (The shard once reserved the room, found no
+// magazine, and then reserved again for the magazine it brought: over
+// the budget, so the buffer was released, and every later one too.)
+TEST(BufThreadCap, ASharedShareOfOneBufferIsKept)
+{
+    tlp_bufpool_config cfg = {};
+    cfg.min_class = 64 * KiB;
+    cfg.max_class = 64 * KiB;
+    cfg.max_idle_bytes = 64 * KiB; // one buffer in the shared tier
+    BufPool bp(cfg);
+    std::thread t([&] {
+        for (int round = 0; round < 4; round++) {
+            void *a = tlp_bufpool_alloc(bp, 64 * KiB);
+            void *b = tlp_bufpool_alloc(bp, 64 * KiB);
+            ASSERT_NE(a, nullptr);
+            ASSERT_NE(b, nullptr);
+            tlp_bufpool_free(bp, a);
+            tlp_bufpool_free(bp, b);
+            tlp_bufpool_stats s = stats_of(bp);
+            // One in the thread's cache, one in the shared tier.
+            EXPECT_EQ(s.classes[0].idle, 2u) << "round " << round;
+            EXPECT_EQ(s.classes[0].made, 2u) << "round " << round;
+        }
+    });
+    t.join();
+    expect_accounted(stats_of(bp));
+}
