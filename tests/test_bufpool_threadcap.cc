@@ -367,8 +367,9 @@ TEST(BufThreadCap, DrainsRacingACappedMix)
     stop.store(true);
     drainer.join();
     // Two threads' caches, each within the cap (stats read all threads).
-    if (bound_checked)
+    if (bound_checked) {
         EXPECT_LE(worst.load(), 2 * 128 * KiB);
+    }
     tlp_bufpool_stats s = stats_of(bp);
     EXPECT_EQ(total_out(s), 0u);
     expect_accounted(s);
