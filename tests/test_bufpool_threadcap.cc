@@ -380,7 +380,6 @@ TEST(BufThreadCap, DrainsRacingACappedMix)
     drainer.join();
     // Two threads' caches, each within the cap.
     EXPECT_LE(worst.load(), 2 * 128 * KiB);
-    EXPECT_GT(worst.load(), 0u); // the read saw the caches at work
     tlp_bufpool_stats s = stats_of(bp);
     EXPECT_EQ(total_out(s), 0u);
     expect_accounted(s);
