@@ -19,7 +19,9 @@
  *     moves its magazines to the pool's shared tier (then this pool's
  *     previous one if still over); then grants what is left.
  * A put that failed inline only for want of a grant (count == fast_cap <
- * mag_cap) gets a new one without the thread lock (tlp__cap_put_lean).
+ * mag_cap) gets a new one without the thread lock (tlp__cap_put_lean), and
+ * the exchange of the two magazines (a get finding the loaded one empty, a
+ * put finding it full) is a copy between them, without the lock too.
  * So after every slow path the sum is within the cap, and since nothing but
  * a slow path can raise a cache's bound, a thread never holds more than the
  * cap idle (outside a slow path of its own, which may hold one more object
@@ -226,8 +228,9 @@ void *tlp__cap_get_lean(tlp_pool *pool)
  * touches the tslot's magazines: everything below happens before. Only
  * the magazine's contents and the owner's own byte counts (ts->cap_bytes,
  * tg->bytes: written by the owner and by tslot_drop, which runs only when
- * the pool is destroyed, i.e. unused) change. ts->prev is read, not
- * written.
+ * the pool is destroyed, i.e. unused) change: the tslot's pointers (cur,
+ * prev) are read, never written, and a full loaded magazine may pass its
+ * top objects to the previous one (move_top).
  *
  * Returns TLP__LEAN_DONE (pushed), TLP__LEAN_ALONE (a pool->single class
  * whose cache is full, or has no magazine or no room under the cap: the
