@@ -59,7 +59,7 @@ static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
 {
     tlp__mag *list = NULL;
     tlp__mag *mags[2] = { ts->cur, ts->prev };
-    ts->missed = false;
+    atomic_store_explicit(&ts->missed, false, memory_order_relaxed);
     ts->cur = ts->prev = NULL;
     for (int i = 0; i < 2; i++) {
         if (mags[i])
@@ -85,7 +85,7 @@ __attribute__((noinline)) static void catch_up(tlp_pool *pool, tlp_thread_rec *r
 static inline void lock_owner(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts)
 {
     tlp__lock_take(&r->lock);
-    if (unlikely(ts->missed))
+    if (unlikely(atomic_load_explicit(&ts->missed, memory_order_relaxed)))
         catch_up(pool, r, ts);
 }
 

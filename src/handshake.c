@@ -72,7 +72,7 @@ static void take_tslot(tlp_pool *pool, tlp__mag **list, tlp_tslot *ts)
     take(pool, list, ts->cur);
     take(pool, list, ts->prev);
     ts->cur = ts->prev = NULL;
-    ts->missed = false;
+    atomic_store_explicit(&ts->missed, false, memory_order_relaxed);
 }
 
 /* Visits only the pool's holders: the threads that have a cache of it. */
@@ -161,7 +161,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
              * did not answer in time): its cache stays as it is, unloaded,
              * so that its owner's next operation takes the slow path and
              * hands the magazines to the victim generation itself. */
-            ts->missed = true;
+            atomic_store_explicit(&ts->missed, true, memory_order_relaxed);
             tlp__lock_drop(&r->lock);
             continue;
         }

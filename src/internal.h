@@ -186,9 +186,11 @@ typedef struct tlp_tslot {
     uintptr_t leak_seen;     /* ... cur's count when the library last ran */
     uint64_t leak_tick, leak_ns;  /* leak tracking's clock cache: the cycle
                               * counter and the clock read together (owner only) */
-    bool missed;             /* a drain could not reach the thread: its
+    _Atomic bool missed;     /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
-                              * next slow path */
+                              * next slow path. Written under the thread
+                              * lock; the lock-free slow paths of group pools
+                              * read it relaxed (tlp__tslot_missed) */
     uint64_t cap_bytes;      /* group pools: the most this cache may hold before
                               * its next slow path, as last recorded (threadcap.c) */
     struct tlp__tgroup *tg;  /* group pools: the thread's record for the group */
@@ -225,6 +227,13 @@ static inline tlp__mag *tlp__mark_of(tlp_tslot *ts)
 static inline tlp_tslot *tlp__tslot(const tlp_thread_rec *r, uint32_t slot)
 {
     return slot < r->pub->nslots ? r->ts[slot] : NULL;
+}
+
+/* The owner, without its lock: a drain missed this cache (its magazines
+ * wait to be handed over by the general slow path, cache.c). */
+static inline bool tlp__tslot_missed(tlp_tslot *ts)
+{
+    return atomic_load_explicit(&ts->missed, memory_order_relaxed);
 }
 
 /* ---- per-thread idle cap over a group of pools (threadcap.c) ----------- */

@@ -44,10 +44,16 @@ static int64_t loaded_count(const tlp_pool *pool)
 void *tlp__single_get(tlp_pool *pool)
 {
     /* -1 with a record: the magazine was spilled by the cap or drained. */
-    if (loaded_count(pool) > 0 || !tlp__self_rec)
+    tlp_thread_rec *r = tlp__self_rec;
+    if (loaded_count(pool) > 0 || !r)
+        return NULL;
+    /* A drain could not reach this thread (signal fallback): the general
+     * path hands its cache over to the victim generation first. */
+    tlp_tslot *ts = tlp__tslot(r, pool->head.slot);
+    if (ts && tlp__tslot_missed(ts))
         return NULL;
     tlp__lib_enter(pool, "tlp_get");
-    void *obj = tlp__shard_get_one(pool, tlp__home_idx(pool, tlp__self_rec));
+    void *obj = tlp__shard_get_one(pool, tlp__home_idx(pool, r));
     if (obj)
         tlp__track_unpoison(obj, pool->obj_size); /* recycled: accessible again */
     tlp__lib_leave();

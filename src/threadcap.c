@@ -261,8 +261,10 @@ int tlp__cap_put_lean(tlp_pool *pool, void *obj)
     tlp__mag *m = TLP__LOADED(l, slot);
     if (m == &tlp__empty_mag || m->next == m) {
         /* No magazine shown (never written). A single class gets one back
-         * through the slow path only when it fits without a rebalance. */
-        if (others + size <= g->cap)
+         * through the slow path only when it fits without a rebalance, or
+         * when a drain missed this thread (the slow path hands its cache
+         * over to the victim generation). */
+        if (others + size <= g->cap || tlp__tslot_missed(ts))
             how = TLP__LEAN_SLOW;
     } else {
         uint64_t n = tlp__mag_count(m);

@@ -139,3 +139,60 @@ TEST(SignalFallback, UnreachableThreadsHandOverTheirCacheAtTheirNextOperation)
     }
     tlp_pool_destroy(p);
 }
+
+/* The same for a buffer class whose thread cache is one buffer (a class
+ * above cap / 16 under the per-thread cap: it trades single buffers with
+ * its shared tier without the general slow path). The unreachable thread's
+ * next request for the class finds a buffer in the shared tier; it must
+ * still hand its own cached buffer over, not keep it past the drain. */
+TEST(SignalFallback, UnreachableThreadsHandOverASingleBufferClass)
+{
+    const unsigned f = tlp_build_features();
+    if (!(f & TLP_FEATURE_FASTPATH) || (f & TLP_FEATURE_FENCED))
+        GTEST_SKIP() << "every cache is reachable without the barrier in this build";
+    tlp_bufpool_config cfg{};
+    cfg.thread_idle_bytes = 256 * 1024; // classes above 8 KiB cache one buffer
+    tlp_bufpool *bp;
+    ASSERT_EQ(tlp_bufpool_create(&cfg, &bp), 0);
+    const size_t big = 16384;
+    std::mutex mu;
+    std::condition_variable cv;
+    int phase = 0;
+    void *kept = nullptr;
+    std::thread worker([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        tlp_bufpool_free(bp, tlp_bufpool_alloc(bp, big)); // one cached buffer
+        std::unique_lock<std::mutex> g(mu);
+        phase = 1;
+        cv.notify_all();
+        cv.wait(g, [&] { return phase == 2; });
+        kept = tlp_bufpool_alloc(bp, big); // the next request, after the drain
+        phase = 3;
+        cv.notify_all();
+        cv.wait(g, [&] { return phase == 4; });
+    });
+    std::unique_lock<std::mutex> g(mu);
+    cv.wait(g, [&] { return phase == 1; });
+    tlp_bufpool_drain(bp); // cannot reach the worker
+    // One buffer of the class in this thread's cache, one in the shared tier.
+    void *x = tlp_bufpool_alloc(bp, big), *y = tlp_bufpool_alloc(bp, big);
+    tlp_bufpool_free(bp, x);
+    tlp_bufpool_free(bp, y);
+    tlp_bufpool_stats s;
+    tlp_bufpool_stats_get(bp, &s);
+    ASSERT_EQ(s.idle_thread_bytes, 2 * big) << "the worker's and this thread's cached buffer";
+    phase = 2;
+    cv.notify_all();
+    cv.wait(g, [&] { return phase == 3; });
+    ASSERT_NE(kept, nullptr);
+    tlp_bufpool_stats_get(bp, &s);
+    EXPECT_EQ(s.idle_thread_bytes, big) << "the worker kept its cached buffer past the drain";
+    tlp_bufpool_free(bp, kept);
+    phase = 4;
+    cv.notify_all();
+    g.unlock();
+    worker.join();
+    tlp_bufpool_destroy(bp);
+}
