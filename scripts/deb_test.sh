@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 # Builds the Debian packages (debian/) from a copy of this tree, runs lintian
 # on them (errors fail) and checks which package holds which file. Then, on
-# this machine: installs the core packages (libtlpool2, libtlpool-dev,
-# tlpool-doc) and builds a C program with pkg-config and a C++ program with
-# find_package(tlpool) (no tlpool::uv yet); adds the libuv adapter packages
-# (libtlpool-uv2, libtlpool-uv-dev) and builds a libuv program with
-# `pkg-config tlpool_uv` and with find_package(tlpool) + tlpool::uv; runs
-# them all, checks the man pages are installed, then removes the packages and
-# checks their files are gone.
+# this machine (purging any installed copies first): installs the core
+# packages (libtlpool2, libtlpool-dev, tlpool-doc) and builds a C program with
+# pkg-config and a C++ program with find_package(tlpool) (no tlpool::uv yet);
+# adds the libuv adapter packages (libtlpool-uv2, libtlpool-uv-dev) and builds
+# a libuv program with `pkg-config tlpool_uv` and with find_package(tlpool) +
+# tlpool::uv; runs them all, checks the man pages are installed, then removes
+# the packages and checks their files are gone.
 # Packages and logs land in $OUT (default build-deb/). Runs as root (CI).
 # Usage: scripts/deb_test.sh [--no-deps] [--keep-installed]
 set -euo pipefail

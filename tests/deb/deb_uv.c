@@ -61,14 +61,15 @@ static void on_written(uv_write_t *req, int status)
     uv_close((uv_handle_t *)req->handle, NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *name = argc > 0 ? argv[0] : "deb_uv";
     uv_loop_t *loop = uv_default_loop();
     uv_os_sock_t fds[2];
     if (uv_socketpair(SOCK_STREAM, 0, fds, 0, 0) != 0 || uv_pipe_init(loop, &rd, 0) != 0 ||
         uv_pipe_init(loop, &wr, 0) != 0 || uv_pipe_open(&rd, fds[0]) != 0 ||
         uv_pipe_open(&wr, fds[1]) != 0) {
-        puts("deb_uv: libuv setup failed");
+        printf("%s: libuv setup failed\n", name);
         return 1;
     }
     for (size_t i = 0; i < PAYLOAD; i++)
@@ -82,7 +83,7 @@ int main(void)
     ok = ok && uv_loop_close(loop) == 0;
     ok = ok && bad == 0 && ngot == PAYLOAD && memcmp(sent, got, PAYLOAD) == 0 && reads >= 2;
     ok = ok && default_out() == out0;
-    printf("deb_uv (C, libuv adapter): %s, %zu bytes in %d pooled reads\n", ok ? "ok" : "FAILED",
+    printf("%s (C, libuv adapter): %s, %zu bytes in %d pooled reads\n", name, ok ? "ok" : "FAILED",
            ngot, reads);
     return ok ? 0 : 1;
 }
