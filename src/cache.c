@@ -122,13 +122,6 @@ void *tlp__get_slow_at(tlp_pool *pool, void *site)
         void *obj = tlp__single_get(pool);
         if (obj)
             return obj;
-    } else if (pool->group) {
-        /* The previous magazine's objects, without a lock (threadcap.c). */
-        void *obj = tlp__cap_get_lean(pool);
-        if (obj) {
-            tlp__track_unpoison(obj, pool->obj_size);
-            return obj;
-        }
     }
 #endif
     return tlp__get_locked(pool, site);

@@ -276,10 +276,6 @@ void tlp__cap_after(tlp_pool *pool, struct tlp_thread_rec *r, tlp_tslot *ts, tlp
  * tlp__single_put), or the general slow path (SLOW). */
 enum { TLP__LEAN_DONE, TLP__LEAN_ALONE, TLP__LEAN_SLOW };
 int tlp__cap_put_lean(tlp_pool *pool, void *obj);
-/* A group pool's get whose inline pop found the loaded magazine empty: the
- * previous magazine's objects moved into it and one returned, without a
- * lock; NULL: the general slow path. */
-void *tlp__cap_get_lean(tlp_pool *pool);
 /* No lock held: pushes what tlp__cap_after took (counted as cap_spilled). */
 void tlp__cap_push(struct tlp_thread_rec *r, tlp__spills *sp);
 /* The objects pool's shards received from the cap (statistics). */

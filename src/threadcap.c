@@ -19,9 +19,7 @@
  *     moves its magazines to the pool's shared tier (then this pool's
  *     previous one if still over); then grants what is left.
  * A put that failed inline only for want of a grant (count == fast_cap <
- * mag_cap) gets a new one without the thread lock (tlp__cap_put_lean), and
- * the exchange of the two magazines (a get finding the loaded one empty, a
- * put finding it full) is a copy between them, without the lock too.
+ * mag_cap) gets a new one without the thread lock (tlp__cap_put_lean).
  * So after every slow path the sum is within the cap, and since nothing but
  * a slow path can raise a cache's bound, a thread never holds more than the
  * cap idle (outside a slow path of its own, which may hold one more object
@@ -156,63 +154,6 @@ void tlp__cap_after(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, tlp__spill
 }
 
 #if TLP_FASTPATH
-/* Moves the top objects of from (count n) onto to, as many as to has room
- * for (cap: the magazines' capacity); returns how many. Counts only: the
- * inline puts each magazine counted stay with it (tlp__mag_word). */
-static uint64_t move_top(tlp__mag *from, uint64_t n, tlp__mag *to, uint64_t cap)
-{
-    uint64_t have = tlp__mag_count(to), k = cap - have;
-    if (k > n)
-        k = n;
-    /* A loop, not memcpy: k is a few objects (one for a single class),
-     * where the call would cost more than the copy. */
-    for (uint64_t i = 0; i < k; i++)
-        to->objs[have + i] = from->objs[n - k + i];
-    to->n.word += k;   /* count + k, puts unchanged */
-    from->n.word -= k; /* count - k */
-    return k;
-}
-
-/*
- * A get of a group pool whose inline pop found the loaded magazine empty,
- * while the previous one holds objects: they move into the loaded one
- * (Bonwick's exchange, by copy) and the top one is returned, with no lock
- * and no walk. NULL: the general slow path (no tslot, no magazine shown,
- * or nothing in the previous magazine).
- *
- * The handshake and what it protects are those of tlp__cap_put_lean
- * (below): only the two magazines' contents change, never the tslot's
- * pointers. The cap's record stays valid: it bounds max(count(cur),
- * fast_cap) + count(prev), which moving prev's objects into an empty cur
- * does not raise.
- */
-void *tlp__cap_get_lean(tlp_pool *pool)
-{
-    tlp_thread_rec *r = tlp__self_rec;
-    const uint32_t slot = pool->head.slot;
-    tlp_tslot *ts = r ? tlp__tslot(r, slot) : NULL;
-    if (!ts || !ts->tg)
-        return NULL;
-    tlp__slot_ref *l = tlp__tls;
-    tlp__thread *t = tlp__head(l);
-    if (atomic_load_explicit(&t->busy, memory_order_relaxed) != 0 || tlp__inside != NULL)
-        return NULL;
-    void *obj = NULL;
-    TLP__ENTER(t);
-    tlp__mag *m = TLP__LOADED(l, slot);
-    if (m != &tlp__empty_mag && m->next != m && tlp__mag_count(m) == 0) {
-        tlp__mag *p = ts->prev;
-        uint64_t k = p ? tlp__mag_count(p) : 0;
-        if (k) {
-            (void)move_top(p, k, m, pool->mag_cap);
-            obj = m->objs[k - 1];
-            m->n.word -= 1; /* count - 1: the pop */
-        }
-    }
-    TLP__LEAVE(t);
-    return obj;
-}
-
 /*
  * A put of a group pool whose inline push failed. The common case under a
  * mix of sizes is a loaded magazine with room whose grant was used up or
@@ -228,9 +169,8 @@ void *tlp__cap_get_lean(tlp_pool *pool)
  * touches the tslot's magazines: everything below happens before. Only
  * the magazine's contents and the owner's own byte counts (ts->cap_bytes,
  * tg->bytes: written by the owner and by tslot_drop, which runs only when
- * the pool is destroyed, i.e. unused) change: the tslot's pointers (cur,
- * prev) are read, never written, and a full loaded magazine may pass its
- * top objects to the previous one (move_top).
+ * the pool is destroyed, i.e. unused) change. ts->prev is read, not
+ * written.
  *
  * Returns TLP__LEAN_DONE (pushed), TLP__LEAN_ALONE (a pool->single class
  * whose cache is full, or has no magazine or no room under the cap: the
@@ -267,16 +207,8 @@ int tlp__cap_put_lean(tlp_pool *pool, void *obj)
         if (others + size <= g->cap || tlp__tslot_missed(ts))
             how = TLP__LEAN_SLOW;
     } else {
-        uint64_t n = tlp__mag_count(m);
-        tlp__mag *p = ts->prev;
-        /* A full loaded magazine and room in the previous one: move the top
-         * of the loaded one there (Bonwick's exchange, by copy: the tslot's
-         * pointers stay as they are, see above). Neutral for the cap: the
-         * two counts' sum is unchanged. Not for a single class, whose
-         * cache is one buffer (single.c). */
-        if (n == pool->mag_cap && p && !pool->single)
-            n -= move_top(m, n, p, pool->mag_cap);
-        const uint64_t fixed = (n + count_of(p)) * size;
+        const uint64_t n = tlp__mag_count(m);
+        const uint64_t fixed = (n + count_of(ts->prev)) * size;
         if (n < pool->mag_cap && others + fixed + size <= g->cap) {
             uint64_t want = pool->mag_cap - n; /* this push and the inline ones after it */
             uint64_t room = (g->cap - others - fixed) / size;
