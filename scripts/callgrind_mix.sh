@@ -43,19 +43,16 @@ prog() { case $1 in tlpool*) echo tlpool ;; *) echo "$1" ;; esac; }
 conf() { case $1 in tlpool_nocap) echo buf_thread_idle_bytes:none ;; tlpool_cap1m) echo buf_thread_idle_bytes:1m ;; *) echo "" ;; esac; }
 
 if [ $BUILD_IT = 1 ]; then
-  if [ ! -f "$BUILD/bench/contenders.txt" ]; then
-    mkdir -p "$BUILD"
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTLP_BUILD_BENCH=ON \
-      -DTLP_BUILD_TESTS=OFF -DTLP_BUILD_EXAMPLES=OFF -DTLP_BUILD_FUZZ=OFF >"$BUILD/configure.log"
-  fi
+  . scripts/bench_build.sh
+  bench_configure "$BUILD"
   targets=()
   for c in "${LIST[@]}"; do
     p=$(prog "$c")
-    if [ "$p" = tlpool ] || grep -q "^$p built" "$BUILD/bench/contenders.txt"; then
+    if bench_built "$BUILD" "$p"; then
       targets+=("mix_count_$p")
     fi
   done
-  [ ${#targets[@]} -eq 0 ] || cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target $(printf '%s\n' "${targets[@]}" | sort -u) >/dev/null
+  bench_make "$BUILD" "${targets[@]}"
 fi
 
 TMP=$(mktemp -d)

@@ -56,18 +56,15 @@ else
 fi
 
 if [ $BUILD_IT = 1 ]; then
-  if [ ! -f "$BUILD/bench/contenders.txt" ]; then
-    mkdir -p "$BUILD"
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTLP_BUILD_BENCH=ON \
-      -DTLP_BUILD_TESTS=OFF -DTLP_BUILD_EXAMPLES=OFF -DTLP_BUILD_FUZZ=OFF >"$BUILD/configure.log"
-  fi
+  . scripts/bench_build.sh
+  bench_configure "$BUILD"
   targets=()
   for c in "${LIST[@]}"; do
-    if [[ $c == tlpool* ]] || grep -q "^$c built" "$BUILD/bench/contenders.txt"; then
+    if bench_built "$BUILD" "$c"; then
       targets+=("${PROG}_$c")
     fi
   done
-  [ ${#targets[@]} -eq 0 ] || cmake --build "$BUILD" -j"${JOBS:-$(nproc)}" --target "${targets[@]}" >/dev/null
+  bench_make "$BUILD" "${targets[@]}"
 fi
 
 TMP=$(mktemp -d)

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <tlpool.h>
 
+#include "tlp_test_util.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <string.h>
@@ -17,14 +19,6 @@
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TLP_TEST_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define TLP_TEST_SANITIZER 1
-#endif
-#endif
 
 namespace {
 
@@ -48,7 +42,7 @@ template <class F> int in_child(F fn, unsigned seconds)
 }  // namespace
 
 TEST(BufDefault, ForkWhileAnotherThreadMakesTheDefaultPool) {
-#ifdef TLP_TEST_SANITIZER
+#if TLP_TEST_SANITIZED
     // The sanitizers' own allocators are not fork-safe here: a child forked
     // while the other thread allocates hangs in ASan's calloc (seen under
     // gdb), before reaching tlpool. The release build runs the test.
@@ -90,7 +84,7 @@ TEST(BufDefault, ForkWhileAnotherThreadMakesTheDefaultPool) {
     EXPECT_EQ(failed, 0);
 }
 
-#ifndef TLP_TEST_SANITIZER
+#if !TLP_TEST_SANITIZED
 /* Pool creation fails while this is set: pools are made with aligned_alloc,
  * which this test program replaces (the fallback's large buffers use
  * posix_memalign, which it does not). Not under sanitizers, which own the
@@ -108,7 +102,7 @@ extern "C" void *aligned_alloc(size_t align, size_t size)
 #endif
 
 TEST(BufDefault, NoPoolCanBeMadeFallsBackToMalloc) {
-#ifdef TLP_TEST_SANITIZER
+#if TLP_TEST_SANITIZED
     GTEST_SKIP() << "replaces aligned_alloc; sanitizers own the allocator";
 #else
     int rc = in_child([] {

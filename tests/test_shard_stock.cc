@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <tlpool.h>
 
+#include "tlp_test_util.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -23,15 +25,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TLP_TEST_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define TLP_TEST_SANITIZER 1
-#endif
-#endif
-
-#ifndef TLP_TEST_SANITIZER
+#if !TLP_TEST_SANITIZED
 static std::atomic<long> aligned_allocs{0};
 extern "C" void *__libc_memalign(size_t align, size_t size);
 extern "C" void *aligned_alloc(size_t align, size_t size)
