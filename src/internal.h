@@ -262,6 +262,7 @@ typedef struct tlp__spills {
     struct {
         tlp_pool *pool;
         tlp__mag *m;
+        bool victim; /* a cache a drain missed: to the victim generation */
     } e[2 * TLP__BUF_MAX_CLASSES];
 } tlp__spills;
 
