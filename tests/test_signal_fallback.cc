@@ -275,3 +275,52 @@ TEST(SignalFallback, RebalanceHandsAMissedCacheToTheVictimGeneration)
     worker.join();
     tlp_bufpool_destroy(bp);
 }
+
+/* A thread the drain could not reach exits before its next operation: its
+ * cache goes where the drain would have put it, the victim generation, not
+ * to the shared tier (where it would outlive the next drain). */
+TEST(SignalFallback, UnreachableThreadsExitingHandTheirCacheToTheVictimGeneration)
+{
+    const unsigned f = tlp_build_features();
+    if (!(f & TLP_FEATURE_FASTPATH) || (f & TLP_FEATURE_FENCED))
+        GTEST_SKIP() << "every cache is reachable without the barrier in this build";
+    tlp_config c{};
+    c.obj_size = 64;
+    c.thread_cache = 64;
+    c.name = "exit-missed";
+    tlp_pool *p;
+    ASSERT_EQ(tlp_pool_create(&c, &p), 0);
+    const int cached = 20;
+    std::mutex mu;
+    std::condition_variable cv;
+    int phase = 0;
+    std::thread worker([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        std::vector<void *> o(cached);
+        for (auto &x : o) x = tlp_get(p);
+        for (auto x : o) tlp_put(p, x);
+        std::unique_lock<std::mutex> g(mu);
+        phase = 1;
+        cv.notify_all();
+        cv.wait(g, [&] { return phase == 2; });
+    });
+    {
+        std::unique_lock<std::mutex> g(mu);
+        cv.wait(g, [&] { return phase == 1; });
+        tlp_drain(p); // cannot reach the worker
+        phase = 2;
+        cv.notify_all();
+    }
+    worker.join();
+    tlp_stats s;
+    tlp_stats_get(p, &s);
+    EXPECT_EQ(s.idle_thread, 0u);
+    EXPECT_EQ(s.idle_shared, 0u) << "the missed cache went to the shared tier";
+    EXPECT_EQ(s.idle_victim, (uint64_t)cached);
+    tlp_drain(p);
+    tlp_stats_get(p, &s);
+    EXPECT_EQ(s.idle, 0u) << "the missed cache outlived the next drain";
+    tlp_pool_destroy(p);
+}
