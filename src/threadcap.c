@@ -262,13 +262,14 @@ void tlp__cap_push(tlp_thread_rec *r, tlp__spills *sp)
     for (uint32_t i = 0; i < sp->n; i++) {
         tlp_pool *pool = sp->e[i].pool;
         tlp__mag *m = sp->e[i].m;
-        tlp__count(&tlp__stat_shard(pool)->cap_spilled, count_of(m));
         if (sp->e[i].victim) {
+            /* A missed cache: what the drain would have taken, not a spill. */
             m->next = NULL;
             tlp__victim_add(pool, m);
-        } else {
-            tlp__shard_push(pool, home, m);
+            continue;
         }
+        tlp__count(&tlp__stat_shard(pool)->cap_spilled, count_of(m));
+        tlp__shard_push(pool, home, m);
     }
     sp->n = 0;
 }
