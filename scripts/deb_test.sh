@@ -50,12 +50,13 @@ want() { # package, regex, expected count
   [ "$n" = "$3" ] || { echo "deb test: $1 holds $n files matching '$2', expected $3"; dpkg-deb -c "$(deb "$1")"; exit 1; }
 }
 want libtlpool2 'tlpool_uv|tlpoolUv' 0
-want libtlpool-dev 'tlpool_uv\.(h|pc)|libtlpool_uv|tlpoolUv' 0
+want libtlpool-dev 'tlpool_uv\.(h|pc)|libtlpool_uv|tlpoolUv|/tlp_uv_' 0
 want libtlpool-uv2 '/libtlpool_uv\.so\.2(\.[0-9]+)*$' 2
 want libtlpool-uv2 '\.(h|pc|cmake|a)$|/libtlpool\.so' 0
 want libtlpool-uv-dev '/usr/include/tlpool_uv\.h$|/libtlpool_uv\.so$|/pkgconfig/tlpool_uv\.pc$' 3
 want libtlpool-uv-dev '/cmake/tlpool/tlpoolUvTargets(-[a-z]+)?\.cmake$' 2
-want libtlpool-uv-dev 'tlpool\.(h|hpp|pc)$|libtlpool\.|tlpoolConfig|tlpoolTargets' 0
+want libtlpool-uv-dev '/man3/tlp_uv_(alloc|buf_release)\.3\.gz$' 2
+want libtlpool-uv-dev 'tlpool\.(h|hpp|pc)$|libtlpool\.|tlpoolConfig|tlpoolTargets|/man3/tlp_[^u]|/man3/tlpool' 0
 dpkg-deb -f "$(deb libtlpool-uv2)" Depends | grep -q 'libtlpool2 (>= ' ||
   { echo "deb test: libtlpool-uv2 does not depend on libtlpool2"; exit 1; }
 
@@ -82,7 +83,7 @@ if [ -e "$OUT/app/deb_uv" ] || pkg-config --exists tlpool_uv; then
 fi
 # Man pages and docs where man and the user look for them.
 man -w tlp_pool_create >/dev/null && man -w tlp_put >/dev/null && man -w tlpool.hpp >/dev/null
-man -w tlp_uv_alloc >/dev/null
+! man -w tlp_uv_alloc >/dev/null 2>&1 || { echo "deb test: the core packages hold the adapter's man pages"; exit 1; }
 [ -f /usr/share/doc/tlpool-doc/DESIGN.md.gz ] || [ -f /usr/share/doc/tlpool-doc/DESIGN.md ]
 
 # 2. The libuv adapter (apt brings libuv1-dev if it is missing).
@@ -90,6 +91,7 @@ $APT install $(for p in $UV; do deb $p; done) >/dev/null
 # C with `pkg-config tlpool_uv` (Requires: tlpool, libuv).
 cc -Wall -Wextra -Werror tests/deb/deb_uv.c $(pkg-config --cflags --libs tlpool_uv) -o "$OUT/deb_uv_pc"
 "$OUT/deb_uv_pc"
+man -w tlp_uv_alloc >/dev/null && man -w tlp_uv_buf_release >/dev/null
 # find_package(tlpool) now has tlpool::uv.
 cmake -S tests/deb -B "$OUT/app_uv" >/dev/null
 cmake --build "$OUT/app_uv" >/dev/null

@@ -160,7 +160,9 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
             /* Not reached (signal fallback: the thread blocks the signal or
              * did not answer in time): its cache stays as it is, unloaded,
              * so that its owner's next operation takes the slow path and
-             * hands the magazines to the victim generation itself. */
+             * hands the magazines to the victim generation itself (or
+             * the cap's walk of another class, or the thread's exit, does:
+             * threadcap.c, thread.c). */
             atomic_store_explicit(&ts->missed, true, memory_order_relaxed);
             tlp__lock_drop(&r->lock);
             continue;

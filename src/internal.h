@@ -188,7 +188,8 @@ typedef struct tlp_tslot {
                               * counter and the clock read together (owner only) */
     _Atomic bool missed;     /* a drain could not reach the thread: its
                               * magazines go to the victim generation at its
-                              * next slow path. Written under the thread
+                              * next slow path (or the cap's walk, or the
+                              * thread's exit). Written under the thread
                               * lock; the lock-free slow paths of group pools
                               * read it relaxed (tlp__tslot_missed) */
     uint64_t cap_bytes;      /* group pools: the most this cache may hold before
@@ -262,6 +263,7 @@ typedef struct tlp__spills {
     struct {
         tlp_pool *pool;
         tlp__mag *m;
+        bool victim; /* a cache a drain missed: to the victim generation */
     } e[2 * TLP__BUF_MAX_CLASSES];
 } tlp__spills;
 

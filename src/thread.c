@@ -69,7 +69,8 @@ static tlp__tgroup *group_of(tlp_thread_rec *r, tlp_pool *pool)
 /* Under the registry and thread locks: the magazines of the first slot at
  * or after *from that the thread has a cache for, its tslot dropped, and a
  * reference on its pool. */
-static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, tlp__ref *ref)
+static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, bool *missed,
+                           tlp__ref *ref)
 {
     for (uint32_t s = *from; s < r->pub->nslots; s++) {
         tlp_tslot *ts = r->ts[s];
@@ -78,6 +79,9 @@ static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, t
         tlp_pool *pool = tlp__pools[s];
         mags[0] = ts->cur;
         mags[1] = ts->prev;
+        /* A drain could not reach this thread (signal fallback): its
+         * magazines go where the drain would have put them. */
+        *missed = atomic_load_explicit(&ts->missed, memory_order_relaxed);
         for (int i = 0; i < 2; i++)
             if (mags[i])
                 tlp__mag_retire_puts(pool, mags[i]);
@@ -90,7 +94,8 @@ static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, t
 }
 
 /* Thread exit: hand every cached magazine to its pool's shared tier, so
- * nothing is lost and another thread can reuse the objects. One pool at a
+ * nothing is lost and another thread can reuse the objects (a cache a drain
+ * missed: to the victim generation, as the drain would have). One pool at a
  * time, kept alive by a reference while we push outside the locks (pushing
  * may release objects through hooks, which must run without locks and may
  * use pools themselves). Needs no memory. O(slots the thread covers). */
@@ -101,14 +106,15 @@ static void thread_exit(void *arg)
     int old = tlp__nocancel_begin();
     for (;;) {
         tlp__mag *mags[2];
+        bool missed = false;
         tlp__ref ref;
         pthread_mutex_lock(&tlp__registry_lock);
         tlp__lock_take(&r->lock);
-        tlp_pool *pool = take_next(r, &from, mags, &ref);
+        tlp_pool *pool = take_next(r, &from, mags, &missed, &ref);
         if (!pool && from != 0) {
             /* A hook may have used a pool of a lower slot: one more pass. */
             from = 0;
-            pool = take_next(r, &from, mags, &ref);
+            pool = take_next(r, &from, mags, &missed, &ref);
         }
         tlp__lock_drop(&r->lock);
         if (!pool) {
@@ -126,10 +132,14 @@ static void thread_exit(void *arg)
         for (int i = 0; i < 2; i++) {
             if (!mags[i])
                 continue;
-            if (tlp__mag_count(mags[i]))
+            if (tlp__mag_count(mags[i]) && missed) {
+                mags[i]->next = NULL;
+                tlp__victim_add(pool, mags[i]);
+            } else if (tlp__mag_count(mags[i])) {
                 tlp__shard_push(pool, r->home, mags[i]);
-            else
+            } else {
                 tlp__mag_recycle(pool, mags[i]);
+            }
         }
         tlp__ref_drop(&ref);
     }

@@ -59,7 +59,30 @@ static void take(tlp__spills *sp, tlp_pool *pool, tlp__mag *m)
 {
     sp->e[sp->n].pool = pool;
     sp->e[sp->n].m = m;
+    sp->e[sp->n].victim = false;
     sp->n++;
+}
+
+/* A cache of the walk that a drain could not reach (signal fallback): all
+ * of it goes where the drain would have put it, the victim generation (as
+ * cache.c's catch-up does at the class's own next slow path), not to the
+ * shared tier, where it would outlive the next drain. Empty magazines are
+ * recycled. Thread lock held. */
+static void take_missed(tlp__spills *sp, tlp_pool *pool, tlp_tslot *t)
+{
+    tlp__mag *mags[2] = { t->cur, t->prev };
+    atomic_store_explicit(&t->missed, false, memory_order_relaxed);
+    t->prev = NULL; /* cur: the caller's tlp__thread_load */
+    for (int i = 0; i < 2; i++) {
+        if (!mags[i])
+            continue;
+        if (count_of(mags[i])) {
+            take(sp, pool, mags[i]);
+            sp->e[sp->n - 1].victim = true;
+        } else {
+            tlp__mag_recycle(pool, mags[i]);
+        }
+    }
 }
 
 /* The slow path's walk (see the top of the file). `me` is the pool whose
@@ -93,10 +116,16 @@ __attribute__((noinline)) static uint64_t rebalance(tlp__group *g, tlp_thread_re
             continue;
         const uint64_t sz = g->size[i];
         tlp_pool *p = g->pool[i];
+        others -= t->cap_bytes;
+        if (tlp__tslot_missed(t)) {
+            take_missed(sp, p, t);
+            tlp__thread_load(r, g->slot[i], NULL, p->hidden);
+            t->cap_bytes = 0;
+            continue;
+        }
         uint64_t nc = count_of(t->cur), np = count_of(t->prev);
         if (t->cur && grants(p))
             t->cur->fast_cap = nc; /* the grant back */
-        others -= t->cap_bytes;
         if (np && others + (nc + np) * sz + mine + want * size > low) {
             take(sp, p, t->prev);
             t->prev = NULL;
@@ -233,6 +262,12 @@ void tlp__cap_push(tlp_thread_rec *r, tlp__spills *sp)
     for (uint32_t i = 0; i < sp->n; i++) {
         tlp_pool *pool = sp->e[i].pool;
         tlp__mag *m = sp->e[i].m;
+        if (sp->e[i].victim) {
+            /* A missed cache: what the drain would have taken, not a spill. */
+            m->next = NULL;
+            tlp__victim_add(pool, m);
+            continue;
+        }
         tlp__count(&tlp__stat_shard(pool)->cap_spilled, count_of(m));
         tlp__shard_push(pool, home, m);
     }

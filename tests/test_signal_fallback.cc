@@ -196,3 +196,131 @@ TEST(SignalFallback, UnreachableThreadsHandOverASingleBufferClass)
     worker.join();
     tlp_bufpool_destroy(bp);
 }
+
+/* A missed cache that another class's rebalance (the per-thread cap's walk,
+ * largest class first) empties before the class's own next operation: its
+ * buffer must go where the drain would have put it, the victim generation,
+ * so that the next drain releases it. Pushed to the shared tier instead, it
+ * would survive that drain too (moved to the victim generation by it). */
+TEST(SignalFallback, RebalanceHandsAMissedCacheToTheVictimGeneration)
+{
+    const unsigned f = tlp_build_features();
+    if (!(f & TLP_FEATURE_FASTPATH) || (f & TLP_FEATURE_FENCED))
+        GTEST_SKIP() << "every cache is reachable without the barrier in this build";
+    tlp_bufpool_config cfg{};
+    cfg.thread_idle_bytes = 128 * 1024; // classes above 4 KiB cache one buffer
+    tlp_bufpool *bp;
+    ASSERT_EQ(tlp_bufpool_create(&cfg, &bp), 0);
+    const size_t big = 16384;
+    auto class_of = [&](const tlp_bufpool_stats &s) -> const tlp_bufclass_stats & {
+        for (unsigned i = 0; i < s.nclasses; i++)
+            if (s.classes[i].size == big)
+                return s.classes[i];
+        return s.classes[0];
+    };
+    std::mutex mu;
+    std::condition_variable cv;
+    int phase = 0;
+    std::thread worker([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        tlp_bufpool_free(bp, tlp_bufpool_alloc(bp, big)); // one cached buffer
+        std::unique_lock<std::mutex> g(mu);
+        phase = 1;
+        cv.notify_all();
+        cv.wait(g, [&] { return phase == 2; });
+        // Smaller classes only, until the cap's walk runs: it visits the
+        // largest class first, the missed one.
+        // One buffer of each class between 4 KiB and the missed one, then
+        // the smaller classes' magazines: together past the cap, so that
+        // a slow path walks the caches, largest class first.
+        std::vector<void *> v;
+        tlp_bufpool_stats cs;
+        tlp_bufpool_stats_get(bp, &cs);
+        for (unsigned c = 0; c < cs.nclasses; c++)
+            if (cs.classes[c].size > 4096 && cs.classes[c].size < big)
+                tlp_bufpool_free(bp, tlp_bufpool_alloc(bp, cs.classes[c].size));
+        for (unsigned c = 0; c < cs.nclasses; c++) {
+            const size_t size = cs.classes[c].size;
+            if (size <= 4096)
+                for (size_t i = 0; i < 16384 / size; i++)
+                    v.push_back(tlp_bufpool_alloc(bp, size));
+        }
+        for (void *p : v)
+            tlp_bufpool_free(bp, p);
+        phase = 3;
+        cv.notify_all();
+        cv.wait(g, [&] { return phase == 4; });
+    });
+    std::unique_lock<std::mutex> g(mu);
+    cv.wait(g, [&] { return phase == 1; });
+    tlp_bufpool_drain(bp); // cannot reach the worker
+    tlp_bufpool_stats s;
+    tlp_bufpool_stats_get(bp, &s);
+    EXPECT_EQ(class_of(s).idle, 1u);
+    const uint64_t spilled = s.cap_spilled_bytes;
+    phase = 2;
+    cv.notify_all();
+    cv.wait(g, [&] { return phase == 3; });
+    tlp_bufpool_stats_get(bp, &s);
+    EXPECT_GT(s.cap_spilled_bytes, spilled) << "the cap's walk did not run";
+    EXPECT_EQ(class_of(s).idle, 1u);
+    tlp_bufpool_drain(bp); // the second drain since the buffer was idle
+    tlp_bufpool_stats_get(bp, &s);
+    EXPECT_EQ(class_of(s).idle, 0u) << "a missed cache's buffer outlived two drains";
+    phase = 4;
+    cv.notify_all();
+    g.unlock();
+    worker.join();
+    tlp_bufpool_destroy(bp);
+}
+
+/* A thread the drain could not reach exits before its next operation: its
+ * cache goes where the drain would have put it, the victim generation, not
+ * to the shared tier (where it would outlive the next drain). */
+TEST(SignalFallback, UnreachableThreadsExitingHandTheirCacheToTheVictimGeneration)
+{
+    const unsigned f = tlp_build_features();
+    if (!(f & TLP_FEATURE_FASTPATH) || (f & TLP_FEATURE_FENCED))
+        GTEST_SKIP() << "every cache is reachable without the barrier in this build";
+    tlp_config c{};
+    c.obj_size = 64;
+    c.thread_cache = 64;
+    c.name = "exit-missed";
+    tlp_pool *p;
+    ASSERT_EQ(tlp_pool_create(&c, &p), 0);
+    const int cached = 20;
+    std::mutex mu;
+    std::condition_variable cv;
+    int phase = 0;
+    std::thread worker([&] {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        std::vector<void *> o(cached);
+        for (auto &x : o) x = tlp_get(p);
+        for (auto x : o) tlp_put(p, x);
+        std::unique_lock<std::mutex> g(mu);
+        phase = 1;
+        cv.notify_all();
+        cv.wait(g, [&] { return phase == 2; });
+    });
+    {
+        std::unique_lock<std::mutex> g(mu);
+        cv.wait(g, [&] { return phase == 1; });
+        tlp_drain(p); // cannot reach the worker
+        phase = 2;
+        cv.notify_all();
+    }
+    worker.join();
+    tlp_stats s;
+    tlp_stats_get(p, &s);
+    EXPECT_EQ(s.idle_thread, 0u);
+    EXPECT_EQ(s.idle_shared, 0u) << "the missed cache went to the shared tier";
+    EXPECT_EQ(s.idle_victim, (uint64_t)cached);
+    tlp_drain(p);
+    tlp_stats_get(p, &s);
+    EXPECT_EQ(s.idle, 0u) << "the missed cache outlived the next drain";
+    tlp_pool_destroy(p);
+}
