@@ -51,7 +51,7 @@ extern "C" {
 /* The one place the version is kept: CMakeLists.txt reads these three lines
  * for project(VERSION), the SONAME, the .pc and CMake package files. */
 #define TLP_VERSION_MAJOR 0
-#define TLP_VERSION_MINOR 5
+#define TLP_VERSION_MINOR 6
 #define TLP_VERSION_PATCH 0
 #define TLP_VERSION_HEX \
     ((TLP_VERSION_MAJOR << 16) | (TLP_VERSION_MINOR << 8) | TLP_VERSION_PATCH)
