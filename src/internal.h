@@ -119,6 +119,8 @@ struct tlp_pool {
     struct tlp__group *group; /* the pools sharing a per-thread idle cap (a buffer
                                * pool's classes), NULL for none; set before use */
     struct tlp__leaks *leaks; /* leak records (leak.c), NULL when not tracked */
+    uint32_t put_slot2;    /* split window (leak.c): the put magazine's slot, reserved
+                            * in slot.c; TLP__NO_SLOT for none */
 
     /* counters written by slow paths (relaxed atomics: statistics only) */
     _Atomic uint64_t made, new_failed, released, dropped_reset, released_by_drain,
@@ -184,6 +186,9 @@ typedef struct tlp_tslot {
     uint64_t leak_left;      /* sampled leak tracking: gets of this pool until
                               * the next recorded one (owner only; leak.c) */
     uintptr_t leak_seen;     /* ... cur's count when the library last ran */
+    tlp__mag *put;           /* split window: the put magazine (loaded[put_slot2]) */
+    uintptr_t put_seen;      /* ... its objects below this were scanned for records */
+    void *leak_mine;         /* ... the object this thread recorded last (a hint) */
     uint64_t leak_tick, leak_ns;  /* leak tracking's clock cache: the cycle
                               * counter and the clock read together (owner only) */
     _Atomic bool missed;     /* a drain could not reach the thread: its
@@ -334,6 +339,10 @@ static inline void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *
 /* slot.c: allocate / free a pool slot (registry lock held) */
 int tlp__slot_alloc(tlp_pool *pool);
 void tlp__slot_free(uint32_t slot);
+/* A slot that no pool owns (tlp__pools[] stays NULL there), kept from
+ * tlp__slot_alloc until freed: a split-window pool's put magazine. */
+int tlp__slot_reserve(uint32_t *slot);
+#define TLP__NO_SLOT UINT32_MAX
 
 /* object.c: make / release objects, counting them */
 void *tlp__obj_make(tlp_pool *pool);
@@ -401,6 +410,8 @@ tlp__mag *tlp__victim_swap(tlp_pool *pool, tlp__mag *list, uint64_t objs);
  * registry lock is released before the function waits for other threads
  * (it returns with the registry lock released); with detach it stays held. */
 tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach);
+/* The same for a split-window pool's put magazines alone (leak.c). */
+tlp__mag *tlp__take_put_mags(tlp_pool *pool, bool remote);
 /* May drains take magazines from other, running threads? */
 bool tlp__remote_drain_ok(void);
 /* barrier.c: the heavy side of the handshake. barrier() is called after

@@ -19,6 +19,17 @@
  * hook. NULL: out of memory. */
 struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook);
 void tlp__leaks_free(struct tlp__leaks *leaks);
+/* Whether the pool runs in split-window mode (leak.c): a second slot for its
+ * put magazine. False for NULL. */
+bool tlp__leaks_split(const struct tlp__leaks *leaks);
+
+/* A split-window pool's put magazine of ts, taken from its thread (the
+ * thread lock held, the owner kept out as by a drain, or the owner
+ * itself), the records of the objects put into it inline forgotten. NULL
+ * if none (and for every other pool). The _fork variant is for a fork()ed
+ * child's handler, which holds the leak tables' locks. */
+tlp__mag *tlp__leak_take_put(tlp_pool *pool, tlp_tslot *ts);
+tlp__mag *tlp__leak_take_put_fork(tlp_pool *pool, tlp_tslot *ts);
 
 /* obj was handed out by pool; site is the return address of the user's call. */
 void tlp__leak_took(tlp_pool *pool, void *obj, void *site);

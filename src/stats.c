@@ -19,9 +19,10 @@ __attribute__((no_sanitize("thread")))
 __attribute__((noinline)) static void read_thread(const tlp_tslot *ts, uint64_t *idle,
                                                    uint64_t *puts, bool *has)
 {
-    const tlp__mag *mags[2] = { ts->cur, ts->prev };
+    /* A split-window pool's put magazine too (leak.c). */
+    const tlp__mag *mags[3] = { ts->cur, ts->prev, ts->put };
     *has = false;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (!mags[i])
             continue;
         /* One read of the word that holds both (tlp__mag_word). */

@@ -10,6 +10,7 @@
  * A thread that never used a pool has nothing.
  */
 #include "internal.h"
+#include "leak.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot)
         ts->hnext->hprev = ts->hprev;
     r->ts[slot] = NULL;
     atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_relaxed);
+    if (pool->put_slot2 != TLP__NO_SLOT)
+        atomic_store_explicit(&tlp__loaded_of(r)[pool->put_slot2], &tlp__empty_mag,
+                              memory_order_relaxed);
     if (ts->tg) {
         ts->tg->bytes -= ts->cap_bytes;
         if (--ts->tg->refs == 0)
@@ -78,7 +82,8 @@ static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, t
         tlp_pool *pool = tlp__pools[s];
         mags[0] = ts->cur;
         mags[1] = ts->prev;
-        for (int i = 0; i < 2; i++)
+        mags[2] = tlp__leak_take_put(pool, ts); /* its records forgotten */
+        for (int i = 0; i < 3; i++)
             if (mags[i])
                 tlp__mag_retire_puts(pool, mags[i]);
         tlp__tslot_drop(pool, ts, s);
@@ -100,7 +105,7 @@ static void thread_exit(void *arg)
     uint32_t from = 0;
     int old = tlp__nocancel_begin();
     for (;;) {
-        tlp__mag *mags[2];
+        tlp__mag *mags[3];
         tlp__ref ref;
         pthread_mutex_lock(&tlp__registry_lock);
         tlp__lock_take(&r->lock);
@@ -123,7 +128,7 @@ static void thread_exit(void *arg)
             break;
         }
         pthread_mutex_unlock(&tlp__registry_lock);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             if (!mags[i])
                 continue;
             if (tlp__mag_count(mags[i]))
@@ -230,7 +235,9 @@ tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
     ts->mark.next = tlp__mark_of(ts);
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__lock_take(&r->lock);
-    if (!cover(r, slot)) {
+    /* A split-window pool's put magazine has a slot of its own (leak.c). */
+    uint32_t top = pool->put_slot2 != TLP__NO_SLOT && pool->put_slot2 > slot ? pool->put_slot2 : slot;
+    if (!cover(r, top)) {
         tlp__lock_drop(&r->lock);
         pthread_mutex_unlock(&tlp__registry_lock);
         free(ts);
