@@ -1072,6 +1072,21 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
             hit = false;
             ts->leak_left = left; /* the locked path counts on */
         }
+    } else if (view == &tlp__empty_mag && pm != &tlp__empty_mag && pm == ts->put &&
+               tlp__mag_count(pm) != 0) {
+        /* A drain took the window (the locked path loads a new one) and a
+         * put installed a new put magazine since: its objects, scanned,
+         * come first. */
+        split_scan(pool, ts, pm);
+        uintptr_t p = tlp__mag_count(pm) - 1;
+        obj = pm->objs[p];
+        tlp__mag_set_count(pm, p);
+        ts->put_seen = p;
+        uint64_t left = ts->leak_left, *state = &tlp__self_rec->leak_rng;
+        if (left == 0)
+            left = gap(state, pool->leaks->sample);
+        hit = left == 1;
+        ts->leak_left = hit ? gap(state, pool->leaks->sample) : left - 1;
     } else {
         unloaded = pm == &tlp__empty_mag && view != &tlp__empty_mag;
     }
