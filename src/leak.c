@@ -1090,6 +1090,8 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
     } else {
         unloaded = pm == &tlp__empty_mag && view != &tlp__empty_mag;
     }
+    if (hit)
+        ts->leak_mine = obj; /* under busy: drains clear it */
     TLP__LEAVE(t);
     if (unlikely(!obj)) {
         if (unloaded)
@@ -1098,10 +1100,8 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
     }
     if (more)
         split_fill(pool, ts, more);
-    if (hit) {
-        ts->leak_mine = obj;
+    if (hit)
         return lean_record(pool, obj, site);
-    }
     return obj;
 }
 
@@ -1190,7 +1190,7 @@ __attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
 __attribute__((noinline)) static void *sampled_get(tlp_pool *pool, void *site, tlp_tslot *ts,
                                                    tlp__thread *t, tlp__slot_ref *l)
 {
-    if (pool->leaks->window)
+    if (pool->put_slot2 != TLP__NO_SLOT)
         return split_get(pool, site, ts, t, l);
     void *obj = lean_pop(pool, ts, t, l);
     if (unlikely(!obj))
@@ -1301,7 +1301,7 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         return;
     }
     struct tlp__leaks *L = pool->leaks;
-    if (L->window) {
+    if (pool->put_slot2 != TLP__NO_SLOT) {
         split_put(pool, obj);
         return;
     }

@@ -133,7 +133,7 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     pthread_mutex_lock(&tlp__registry_lock);
     err = tlp__slot_alloc(pool);
     /* A split-window pool's put magazine has a slot of its own (leak.c). */
-    if (!err && tlp__leaks_split(pool->leaks)) {
+    if (!err && !cls && tlp__leaks_split(pool->leaks)) {
         err = tlp__slot_reserve(&pool->put_slot2);
         if (err)
             tlp__slot_free(pool->head.slot);
