@@ -86,7 +86,7 @@ static void take_tslot(tlp_pool *pool, tlp__mag **list, tlp_tslot *ts, bool put_
  * it, and both slots are unloaded. */
 static bool unload_tslot(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, bool put_only)
 {
-    uint32_t ps = pool->put_slot2;
+    uint32_t ps = tlp__put_slot2(pool);
     if (ps != TLP__NO_SLOT) {
         unload(r, ps);
         if (!put_only)

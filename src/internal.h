@@ -119,8 +119,6 @@ struct tlp_pool {
     struct tlp__group *group; /* the pools sharing a per-thread idle cap (a buffer
                                * pool's classes), NULL for none; set before use */
     struct tlp__leaks *leaks; /* leak records (leak.c), NULL when not tracked */
-    uint32_t put_slot2;    /* split window (leak.c): the put magazine's slot, reserved
-                            * in slot.c; TLP__NO_SLOT for none */
 
     /* counters written by slow paths (relaxed atomics: statistics only) */
     _Atomic uint64_t made, new_failed, released, dropped_reset, released_by_drain,
@@ -186,9 +184,6 @@ typedef struct tlp_tslot {
     uint64_t leak_left;      /* sampled leak tracking: gets of this pool until
                               * the next recorded one (owner only; leak.c) */
     uintptr_t leak_seen;     /* ... cur's count when the library last ran */
-    tlp__mag *put;           /* split window: the put magazine (loaded[put_slot2]) */
-    uintptr_t put_seen;      /* ... its objects below this were scanned for records */
-    void *leak_mine;         /* ... the object this thread recorded last (a hint) */
     uint64_t leak_tick, leak_ns;  /* leak tracking's clock cache: the cycle
                               * counter and the clock read together (owner only) */
     _Atomic bool missed;     /* a drain could not reach the thread: its
@@ -225,6 +220,25 @@ static inline tlp__slot_ref *tlp__loaded_of(const tlp_thread_rec *r)
 _Static_assert(offsetof(tlp__mark, fast_cap) == offsetof(tlp__mag, fast_cap) &&
                    offsetof(tlp__mark, next) == offsetof(tlp__mag, next),
                "tlp__mark is a magazine head");
+/* A split-window pool's tslot (leak.c, "Split window") is allocated with
+ * this right after it (kept out of tlp_tslot, whose layout the ABI dump
+ * sees): the thread's put magazine, shown at loaded[put slot]. */
+typedef struct tlp__split {
+    tlp__mag *put;           /* the put magazine (NULL: none) */
+    uintptr_t put_seen;      /* its objects below this were scanned for records */
+    void *leak_mine;         /* the object this thread recorded last (a hint) */
+} tlp__split;
+static inline tlp__split *tlp__split_of(tlp_tslot *ts)
+{
+    return (tlp__split *)(void *)(ts + 1);
+}
+/* A split-window pool's put magazine slot (its head.put_slot: a slot of
+ * its own, reserved in slot.c), or TLP__NO_SLOT. */
+#define TLP__NO_SLOT UINT32_MAX
+static inline uint32_t tlp__put_slot2(const tlp_pool *pool)
+{
+    return pool->leaks && pool->head.put_slot < TLP__PUT_SLOW ? pool->head.put_slot : TLP__NO_SLOT;
+}
 static inline tlp__mag *tlp__mark_of(tlp_tslot *ts)
 {
     return (tlp__mag *)(void *)&ts->mark;
@@ -342,7 +356,6 @@ void tlp__slot_free(uint32_t slot);
 /* A slot that no pool owns (tlp__pools[] stays NULL there), kept from
  * tlp__slot_alloc until freed: a split-window pool's put magazine. */
 int tlp__slot_reserve(uint32_t *slot);
-#define TLP__NO_SLOT UINT32_MAX
 
 /* object.c: make / release objects, counting them */
 void *tlp__obj_make(tlp_pool *pool);

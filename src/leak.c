@@ -516,13 +516,15 @@ static inline void forget(stripe *s, void *obj, uint64_t h)
  * forgotten first. NULL if none. */
 static tlp__mag *take_put(tlp_pool *pool, tlp_tslot *ts, bool locked_tables)
 {
-    tlp__mag *m = ts->put;
+    if (tlp__put_slot2(pool) == TLP__NO_SLOT)
+        return NULL;
+    tlp__mag *m = tlp__split_of(ts)->put;
     if (!m)
         return NULL;
-    ts->put = NULL;
+    tlp__split_of(ts)->put = NULL;
     struct tlp__leaks *L = pool->leaks;
     uintptr_t n = tlp__mag_count(m);
-    for (uintptr_t i = ts->put_seen; i < n; i++) {
+    for (uintptr_t i = tlp__split_of(ts)->put_seen; i < n; i++) {
         void *o = m->objs[i];
         uint64_t h = mix(o);
         stripe *s = stripe_of(L, h);
@@ -534,8 +536,8 @@ static tlp__mag *take_put(tlp_pool *pool, tlp_tslot *ts, bool locked_tables)
             free(forget_held(s, o, h));
         }
     }
-    ts->put_seen = 0;
-    ts->leak_mine = NULL;
+    tlp__split_of(ts)->put_seen = 0;
+    tlp__split_of(ts)->leak_mine = NULL;
     m->fast_cap = pool->fast_cap;
     return m;
 }
@@ -813,21 +815,25 @@ static ALWAYS_INLINE void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *
 
 
 /*
- * Split window (window-mode pools): the pool owns a second slot,
- * put_slot2, which is its head.put_slot: loaded[put_slot2] shows the
- * thread's put magazine (ts->put, fast_cap mag_cap), so inline puts push
- * there with no call, while loaded[slot] shows the get window (cur, kept
- * below the countdown as above). The records of objects put inline are
- * forgotten lazily: before any object of the put magazine is handed out
- * again or leaves the thread, the objects added since the last scan
- * (put_seen on) are looked up (split_scan); a stripe with no records
- * holds none of them, so one load decides most. A get that finds the
- * window empty comes here: it takes the inline gets off the countdown,
- * scans the put magazine, swaps it in as the window if the window is
- * empty, moves back what lies at or above the countdown, and returns one
- * (recorded if due). Pools without obj_new make objects ahead to fill the
- * window (bounded by the two magazines, i.e. the thread cache), so that a
- * small working set still runs inline.
+ * Split window (window-mode pools other than buffer pools' classes): the
+ * pool owns a second slot, its head.put_slot (tlp__put_slot2, reserved in
+ * slot.c), where loaded[] shows the thread's put magazine (tlp__split, right
+ * after the tslot; fast_cap mag_cap), so inline puts push there with no
+ * call, while loaded[slot] shows the get window (cur, kept below the
+ * countdown as above). The records of objects put inline are forgotten
+ * lazily: before an object of the put magazine is handed out again or
+ * leaves the thread (drains, the signal fallback's catch-up, thread exit,
+ * fork, destroy, and a flush before every report), the objects put since
+ * the last scan (put_seen on) are looked up (split_scan); the pool's mask
+ * of stripes with records skips most, and when the only record is the
+ * one this thread made last (leak_mine) the scan compares pointers. A get
+ * that finds the window empty comes here (split_get): it takes the inline
+ * gets since the last visit off the countdown, and refills the window
+ * with the put magazine's top objects (scanned), as many as the countdown
+ * allows, returning one (recorded if due). Pools without obj_new make
+ * objects ahead to fill the window while the pool holds fewer than a
+ * magazine of objects and none idle elsewhere (make_room), so that a
+ * small working set (one object in a loop) still runs inline.
  */
 
 /* forget_quick could not: the general removal, with the mark set. */
@@ -872,7 +878,7 @@ static ALWAYS_INLINE uintptr_t find_ptr(void *const *objs, uintptr_t i, uintptr_
 
 /* The objects of pm from i to n that may have a record (mask: the stripes
  * with records): their records forgotten. The common case: the only
- * record of the pool is the one this thread made last (ts->leak_mine), so
+ * record of the pool is the one this thread made last (tlp__split_of(ts)->leak_mine), so
  * the scan looks for that pointer alone. Sound because a record of an
  * object in pm was made before the object was put into pm (so before this
  * scan read the mask), and stays until the object is put again, which
@@ -883,14 +889,14 @@ __attribute__((noinline)) static void split_scan_some(tlp_pool *pool, tlp_tslot 
                                                       uintptr_t i, uintptr_t n, unsigned mask)
 {
     struct tlp__leaks *L = pool->leaks;
-    void *mine = ts->leak_mine;
+    void *mine = tlp__split_of(ts)->leak_mine;
     if (mine) {
         uint64_t h = mix(mine);
         stripe *s = &L->s[h >> 60];
         if (mask == 1u << (h >> 60) && only_record(s, mine, h)) {
             if (find_ptr(pm->objs, i, n, mine) != n) {
                 split_forget(pool, s, mine, h);
-                ts->leak_mine = NULL;
+                tlp__split_of(ts)->leak_mine = NULL;
             }
             return;
         }
@@ -901,7 +907,7 @@ __attribute__((noinline)) static void split_scan_some(tlp_pool *pool, tlp_tslot 
         if (unlikely(mask >> (h >> 60) & 1)) {
             split_forget(pool, &L->s[h >> 60], o, h);
             if (o == mine)
-                ts->leak_mine = NULL;
+                tlp__split_of(ts)->leak_mine = NULL;
         }
     }
 }
@@ -911,19 +917,19 @@ __attribute__((noinline)) static void split_scan_some(tlp_pool *pool, tlp_tslot 
 static ALWAYS_INLINE void split_scan(tlp_pool *pool, tlp_tslot *ts, tlp__mag *pm)
 {
     struct tlp__leaks *L = pool->leaks;
-    uintptr_t i = ts->put_seen, n = tlp__mag_count(pm);
+    uintptr_t i = tlp__split_of(ts)->put_seen, n = tlp__mag_count(pm);
     if (i == n)
         return;
     unsigned mask = atomic_load_explicit(&L->live, memory_order_relaxed);
     if (mask)
         split_scan_some(pool, ts, pm, i, n, mask);
-    ts->put_seen = n;
+    tlp__split_of(ts)->put_seen = n;
 }
 
 /* The slot of the put magazine showed the empty sentinel: the thread has
  * none yet, or a drain took it (or missed the thread: then the locked path
  * hands the magazines over first, and the next call installs one). A new
- * one is installed under the thread lock (drains read ts->put under it). */
+ * one is installed under the thread lock (drains read tlp__split_of(ts)->put under it). */
 __attribute__((noinline)) static void split_install(tlp_pool *pool, tlp_tslot *ts)
 {
     tlp_thread_rec *r = ts->rec;
@@ -935,10 +941,10 @@ __attribute__((noinline)) static void split_install(tlp_pool *pool, tlp_tslot *t
         tlp__lock_drop(&r->lock);
         return;
     }
-    if (ts->put) {
+    if (tlp__split_of(ts)->put) {
         /* A flush of the put magazines (tlp__leaks_flush) could not reach
          * this thread: it keeps its magazine. */
-        atomic_store_explicit(&tlp__loaded_of(r)[pool->put_slot2], ts->put,
+        atomic_store_explicit(&tlp__loaded_of(r)[pool->head.put_slot], tlp__split_of(ts)->put,
                               memory_order_relaxed);
         tlp__lock_drop(&r->lock);
         return;
@@ -949,11 +955,11 @@ __attribute__((noinline)) static void split_install(tlp_pool *pool, tlp_tslot *t
         return;
     m->fast_cap = pool->mag_cap;
     tlp__lock_take(&r->lock);
-    bool ok = ts->put == NULL && !atomic_load_explicit(&ts->missed, memory_order_relaxed);
+    bool ok = tlp__split_of(ts)->put == NULL && !atomic_load_explicit(&ts->missed, memory_order_relaxed);
     if (ok) {
-        ts->put = m;
-        ts->put_seen = 0;
-        atomic_store_explicit(&tlp__loaded_of(r)[pool->put_slot2], m, memory_order_relaxed);
+        tlp__split_of(ts)->put = m;
+        tlp__split_of(ts)->put_seen = 0;
+        atomic_store_explicit(&tlp__loaded_of(r)[pool->head.put_slot], m, memory_order_relaxed);
     }
     tlp__lock_drop(&r->lock);
     if (!ok)
@@ -965,7 +971,7 @@ __attribute__((noinline)) static void split_install(tlp_pool *pool, tlp_tslot *t
  * stores the empty sentinel in both before it touches them). */
 static ALWAYS_INLINE bool split_views(tlp_tslot *ts, tlp__mag *view, tlp__mag *pv)
 {
-    return pv != &tlp__empty_mag && view != &tlp__empty_mag && pv == ts->put &&
+    return pv != &tlp__empty_mag && view != &tlp__empty_mag && pv == tlp__split_of(ts)->put &&
            (view == ts->cur || view == tlp__mark_of(ts));
 }
 
@@ -1004,7 +1010,7 @@ __attribute__((noinline)) static void split_fill(tlp_pool *pool, tlp_tslot *ts, 
     tlp__thread *t = tlp__head(l);
     TLP__ENTER(t);
     tlp__mag *view = TLP__LOADED(l, pool->head.slot);
-    if (likely(split_views(ts, view, TLP__LOADED(l, pool->put_slot2)) && view == ts->cur)) {
+    if (likely(split_views(ts, view, TLP__LOADED(l, pool->head.put_slot)) && view == ts->cur)) {
         uintptr_t c = tlp__mag_count(view);
         while (n && c + 1 < ts->leak_left && c < pool->mag_cap)
             view->objs[c++] = made[--n];
@@ -1026,7 +1032,7 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
     uintptr_t more = 0;
     TLP__ENTER(t);
     tlp__mag *view = TLP__LOADED(l, slot);
-    tlp__mag *pm = TLP__LOADED(l, pool->put_slot2);
+    tlp__mag *pm = TLP__LOADED(l, pool->head.put_slot);
     if (likely(split_views(ts, view, pm))) {
         tlp__mag *cur = ts->cur;
         uint64_t left = window_left(ts, view);
@@ -1045,7 +1051,7 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
             p -= n;
             memcpy(cur->objs, &pm->objs[p], n * sizeof(void *));
             tlp__mag_set_count(pm, p);
-            ts->put_seen = p;
+            tlp__split_of(ts)->put_seen = p;
         }
         if (likely(n != 0)) {
             obj = cur->objs[--n];
@@ -1072,7 +1078,7 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
             hit = false;
             ts->leak_left = left; /* the locked path counts on */
         }
-    } else if (view == &tlp__empty_mag && pm != &tlp__empty_mag && pm == ts->put &&
+    } else if (view == &tlp__empty_mag && pm != &tlp__empty_mag && pm == tlp__split_of(ts)->put &&
                tlp__mag_count(pm) != 0) {
         /* A drain took the window (the locked path loads a new one) and a
          * put installed a new put magazine since: its objects, scanned,
@@ -1081,7 +1087,7 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
         uintptr_t p = tlp__mag_count(pm) - 1;
         obj = pm->objs[p];
         tlp__mag_set_count(pm, p);
-        ts->put_seen = p;
+        tlp__split_of(ts)->put_seen = p;
         uint64_t left = ts->leak_left, *state = &tlp__self_rec->leak_rng;
         if (left == 0)
             left = gap(state, pool->leaks->sample);
@@ -1091,7 +1097,7 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
         unloaded = pm == &tlp__empty_mag && view != &tlp__empty_mag;
     }
     if (hit)
-        ts->leak_mine = obj; /* under busy: drains clear it */
+        tlp__split_of(ts)->leak_mine = obj; /* under busy: drains clear it */
     TLP__LEAVE(t);
     if (unlikely(!obj)) {
         if (unloaded)
@@ -1116,7 +1122,7 @@ __attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
         tlp__put_locked(pool, obj);
         return;
     }
-    uint32_t ps = pool->put_slot2;
+    uint32_t ps = pool->head.put_slot;
     tlp__mag *full = NULL;
     TLP__ENTER(t);
     tlp__mag *pm = TLP__LOADED(l, ps);
@@ -1127,7 +1133,7 @@ __attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
             tlp__put_locked(pool, obj);
         return;
     }
-    if (likely(pm == ts->put)) {
+    if (likely(pm == tlp__split_of(ts)->put)) {
         split_scan(pool, ts, pm);
         if (tlp__mag_count(pm) < pool->mag_cap) {
             push(pm, obj); /* scanned at the next visit */
@@ -1166,8 +1172,8 @@ __attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
                                                         memory_order_relaxed)) {
                 if (keep)
                     ts->prev = full;
-                ts->put = e;
-                ts->put_seen = 0;
+                tlp__split_of(ts)->put = e;
+                tlp__split_of(ts)->put_seen = 0;
                 push(e, obj);
                 ok = true;
             }
@@ -1190,7 +1196,7 @@ __attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
 __attribute__((noinline)) static void *sampled_get(tlp_pool *pool, void *site, tlp_tslot *ts,
                                                    tlp__thread *t, tlp__slot_ref *l)
 {
-    if (pool->put_slot2 != TLP__NO_SLOT)
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT)
         return split_get(pool, site, ts, t, l);
     void *obj = lean_pop(pool, ts, t, l);
     if (unlikely(!obj))
@@ -1301,7 +1307,7 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         return;
     }
     struct tlp__leaks *L = pool->leaks;
-    if (pool->put_slot2 != TLP__NO_SLOT) {
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT) {
         split_put(pool, obj);
         return;
     }
@@ -1419,7 +1425,7 @@ size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const c
     struct tlp__leaks *L = pool->leaks;
     if (!L)
         return 0;
-    if (pool->put_slot2 != TLP__NO_SLOT)
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT)
         flush_puts(pool);
     uint64_t now = now_ns();
     size_t n;

@@ -129,12 +129,13 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     (void)tlp__heavy_barrier_available(); /* register membarrier early */
     tlp__fork_init();
 
-    pool->put_slot2 = TLP__NO_SLOT;
+    uint32_t put_slot2 = TLP__NO_SLOT;
     pthread_mutex_lock(&tlp__registry_lock);
     err = tlp__slot_alloc(pool);
-    /* A split-window pool's put magazine has a slot of its own (leak.c). */
+    /* A split-window pool's put magazine has a slot of its own (leak.c);
+     * not a buffer pool's class (its puts are locked: the per-thread cap). */
     if (!err && !cls && tlp__leaks_split(pool->leaks)) {
-        err = tlp__slot_reserve(&pool->put_slot2);
+        err = tlp__slot_reserve(&put_slot2);
         if (err)
             tlp__slot_free(pool->head.slot);
     }
@@ -147,8 +148,8 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     }
     /* What the inline tlp_put uses (tlp__pool_head): checked builds and
      * leak-tracked pools put out of line; a reset hook is called inline. */
-    if (pool->put_slot2 != TLP__NO_SLOT)
-        pool->head.put_slot = pool->put_slot2;
+    if (put_slot2 != TLP__NO_SLOT)
+        pool->head.put_slot = put_slot2;
     else if (!TLP_FASTPATH || pool->leaks)
         pool->head.put_slot = TLP__PUT_SLOW;
     else if (cfg->obj_reset)
@@ -158,8 +159,8 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     if (pool->drain_ms && tlp__drainer_add(pool) != 0) {
         pthread_mutex_lock(&tlp__registry_lock);
         tlp__slot_free(pool->head.slot);
-        if (pool->put_slot2 != TLP__NO_SLOT)
-            tlp__slot_free(pool->put_slot2);
+        if (put_slot2 != TLP__NO_SLOT)
+            tlp__slot_free(put_slot2);
         pthread_mutex_unlock(&tlp__registry_lock);
         tlp__leaks_free(pool->leaks);
         free(pool->name);
@@ -223,8 +224,8 @@ void tlp_pool_destroy(tlp_pool *pool)
     tlp__check_destroy(pool); /* reports objects still out (checked builds) */
     tlp__mag *mags = tlp__take_thread_mags(pool, true, true);
     tlp__slot_free(pool->head.slot);
-    if (pool->put_slot2 != TLP__NO_SLOT)
-        tlp__slot_free(pool->put_slot2);
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT)
+        tlp__slot_free(tlp__put_slot2(pool));
     pthread_mutex_unlock(&tlp__registry_lock);
 
     tlp__release_mags(pool, mags, NULL);

@@ -46,9 +46,9 @@ void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot)
         ts->hnext->hprev = ts->hprev;
     r->ts[slot] = NULL;
     atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_relaxed);
-    if (pool->put_slot2 != TLP__NO_SLOT)
-        atomic_store_explicit(&tlp__loaded_of(r)[pool->put_slot2], &tlp__empty_mag,
-                              memory_order_relaxed);
+    uint32_t ps = tlp__put_slot2(pool);
+    if (ps != TLP__NO_SLOT)
+        atomic_store_explicit(&tlp__loaded_of(r)[ps], &tlp__empty_mag, memory_order_relaxed);
     if (ts->tg) {
         ts->tg->bytes -= ts->cap_bytes;
         if (--ts->tg->refs == 0)
@@ -228,7 +228,9 @@ static bool cover(tlp_thread_rec *r, uint32_t slot)
 tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
 {
     uint32_t slot = pool->head.slot;
-    tlp_tslot *ts = calloc(1, sizeof *ts);
+    /* A split-window pool's tslot has its put magazine's state after it. */
+    size_t size = sizeof(tlp_tslot) + (tlp__put_slot2(pool) != TLP__NO_SLOT ? sizeof(tlp__split) : 0);
+    tlp_tslot *ts = calloc(1, size);
     if (!ts)
         return NULL;
     ts->rec = r;
@@ -236,7 +238,7 @@ tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__lock_take(&r->lock);
     /* A split-window pool's put magazine has a slot of its own (leak.c). */
-    uint32_t top = pool->put_slot2 != TLP__NO_SLOT && pool->put_slot2 > slot ? pool->put_slot2 : slot;
+    uint32_t ps = tlp__put_slot2(pool), top = ps != TLP__NO_SLOT && ps > slot ? ps : slot;
     if (!cover(r, top)) {
         tlp__lock_drop(&r->lock);
         pthread_mutex_unlock(&tlp__registry_lock);
