@@ -1307,7 +1307,9 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         return;
     }
     struct tlp__leaks *L = pool->leaks;
-    if (tlp__put_slot2(pool) != TLP__NO_SLOT) {
+    /* Window mode: split (classes, the only window pools without a put
+     * slot, returned above). */
+    if (L->window) {
         split_put(pool, obj);
         return;
     }
