@@ -1093,8 +1093,12 @@ __attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp
             left = gap(state, pool->leaks->sample);
         hit = left == 1;
         ts->leak_left = hit ? gap(state, pool->leaks->sample) : left - 1;
-    } else {
-        unloaded = pm == &tlp__empty_mag && view != &tlp__empty_mag;
+    } else if (pm == &tlp__empty_mag && view != &tlp__empty_mag) {
+        /* The put magazine was taken (a report's flush, or none yet): the
+         * window's gets since the last visit still count. */
+        unloaded = true;
+        if (view == ts->cur || view == tlp__mark_of(ts))
+            ts->leak_left = window_left(ts, view);
     }
     if (hit)
         tlp__split_of(ts)->leak_mine = obj; /* under busy: drains clear it */
@@ -1307,9 +1311,9 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         return;
     }
     struct tlp__leaks *L = pool->leaks;
-    /* Window mode: split (classes, the only window pools without a put
-     * slot, returned above). */
-    if (L->window) {
+    /* Split window: a tracked pool's put_slot is its put magazine's slot
+     * or TLP__PUT_SLOW (every other one, buffer pools' classes included). */
+    if (pool->head.put_slot != TLP__PUT_SLOW) {
         split_put(pool, obj);
         return;
     }
@@ -1406,12 +1410,41 @@ static item *collect(struct tlp__leaks *L, uint64_t now, uint64_t min_ns, size_t
  * every holder's put magazine is taken as a drain takes magazines
  * (handshake.c), scanned, and pushed to the shared tier. A thread the
  * signal fallback cannot reach keeps its magazine (and its records). */
-static void flush_puts(tlp_pool *pool)
+/* Destroy: nobody uses the pool (its precondition), so no handshake. */
+static tlp__mag *take_puts_unused(tlp_pool *pool)
 {
+    uint32_t ps = tlp__put_slot2(pool);
+    tlp__mag *list = NULL;
     pthread_mutex_lock(&tlp__registry_lock);
-    pthread_mutex_lock(&pool->drain_lock);
-    tlp__mag *list = tlp__take_put_mags(pool, tlp__remote_drain_ok());
-    pthread_mutex_unlock(&pool->drain_lock);
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
+        tlp_thread_rec *r = ts->rec;
+        tlp__lock_take(&r->lock);
+        atomic_store_explicit(&tlp__loaded_of(r)[ps], &tlp__empty_mag, memory_order_relaxed);
+        tlp__mag *m = take_put(pool, ts, false);
+        tlp__lock_drop(&r->lock);
+        if (m && tlp__mag_count(m)) {
+            m->next = list;
+            list = m;
+        } else if (m) {
+            tlp__mag_retire_puts(pool, m);
+            tlp__mag_recycle(pool, m);
+        }
+    }
+    pthread_mutex_unlock(&tlp__registry_lock);
+    return list;
+}
+
+static void flush_puts(tlp_pool *pool, bool unused)
+{
+    tlp__mag *list;
+    if (unused) {
+        list = take_puts_unused(pool);
+    } else {
+        pthread_mutex_lock(&tlp__registry_lock);
+        pthread_mutex_lock(&pool->drain_lock);
+        list = tlp__take_put_mags(pool, tlp__remote_drain_ok());
+        pthread_mutex_unlock(&pool->drain_lock);
+    }
     tlp_thread_rec *r = tlp__self_rec;
     uint32_t h = r ? tlp__home_idx(pool, r) : 0;
     while (list) {
@@ -1422,13 +1455,14 @@ static void flush_puts(tlp_pool *pool)
     }
 }
 
-size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why)
+size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why,
+                         bool destroying)
 {
     struct tlp__leaks *L = pool->leaks;
     if (!L)
         return 0;
     if (tlp__put_slot2(pool) != TLP__NO_SLOT)
-        flush_puts(pool);
+        flush_puts(pool, destroying);
     uint64_t now = now_ns();
     size_t n;
     item *v = collect(L, now, (uint64_t)min_age_ms * 1000000u, &n);
@@ -1493,7 +1527,7 @@ size_t tlp_leaks_print(FILE *out, unsigned min_age_ms)
     if (!pools)
         return 0;
     for (size_t i = 0; i < n; i++)
-        total += tlp__leaks_report(out, pools[i], min_age_ms, "");
+        total += tlp__leaks_report(out, pools[i], min_age_ms, "", false);
     tlp__pools_unref(pools, n);
     return total;
 }

@@ -47,7 +47,10 @@ void tlp__leak_put(tlp_pool *pool, void *obj);
 
 /* Prints pool's records older than min_age_ms (the format of
  * tlp_leaks_print); `why` prefixes the pool line ("" or "destroy"). Returns
- * the number of objects reported. */
-size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why);
+ * the number of objects reported. The records of objects in put magazines
+ * (split window) are forgotten first: with a drain's handshake, or, when
+ * destroying (nobody uses the pool), without. */
+size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why,
+                         bool destroying);
 
 #endif

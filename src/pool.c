@@ -217,7 +217,7 @@ void tlp_pool_destroy(tlp_pool *pool)
     /* Objects still out: a warning naming their sites (checked builds then
      * stop in tlp__check_destroy). Printed with no lock held. */
     if (pool->leaks)
-        tlp__leaks_report(stderr, pool, 0, "tlp_pool_destroy with objects out: ");
+        tlp__leaks_report(stderr, pool, 0, "tlp_pool_destroy with objects out: ", true);
 
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__ref_wait_none(pool);
