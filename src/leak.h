@@ -5,7 +5,9 @@
  * shows the inline fast path its tslot's mark (pool->hidden), so every get and
  * put reaches tlp__get_slow_at / tlp__put_slow, which call tlp__leak_get /
  * tlp__leak_put (lock-free), and the locked paths call tlp__leak_took /
- * tlp__leak_gave. Pools without tracking never get here.
+ * tlp__leak_gave. Sampled pools without a reset hook run most gets and puts
+ * inline (leak.c: window mode, split window). Pools without tracking never
+ * get here.
  */
 #ifndef TLP_LEAK_H
 #define TLP_LEAK_H

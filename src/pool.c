@@ -115,7 +115,7 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
             return ENOMEM;
         }
         pool->hidden = true;
-        pool->fast_cap = 0; /* every put reaches leak.c (sampled pools: see window mode) */
+        pool->fast_cap = 0; /* puts reach leak.c (sampled pools' go to a put magazine: leak.c) */
         tlp__exit_report_leaks();
     }
     pthread_mutex_init(&pool->drain_lock, NULL);
