@@ -1148,17 +1148,20 @@ __attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
     }
     TLP__LEAVE(t);
     if (full) {
-        /* Full and scanned: it becomes the previous magazine if that is
-         * empty or missing (an empty one takes the puts), else it goes to
-         * the shared tier and an empty one takes its place. Under the
-         * thread lock too: the locked paths and statistics read the
-         * tslot's pointers under it. A drain between the two holds of the
-         * lock leaves the sentinel in the slot: the compare-and-swap fails. */
+        /* Full and scanned: it becomes the previous magazine if that and
+         * the window are empty (so the thread keeps at most thread_cache
+         * objects: two magazines' worth), and an empty one takes the puts;
+         * else it goes to the shared tier and an empty one takes its
+         * place. Under the thread lock too: the locked paths and
+         * statistics read the tslot's pointers under it. A drain between
+         * the two holds of the lock leaves the sentinel in the slot: the
+         * compare-and-swap fails. */
         tlp_thread_rec *r = ts->rec;
         uint32_t h = tlp__home_idx(pool, r);
         tlp__lock_take(&r->lock);
         tlp__mag *prev = ts->prev, *e = NULL;
-        bool keep = pool->two_mags && (!prev || tlp__mag_count(prev) == 0);
+        bool keep = pool->two_mags && (!prev || tlp__mag_count(prev) == 0) &&
+                    (!ts->cur || tlp__mag_count(ts->cur) == 0);
         if (keep && prev) {
             e = prev;
         } else {
