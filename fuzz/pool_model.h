@@ -65,6 +65,10 @@ typedef struct mpool {
     bool fail_next_new;  /* the next obj_new returns NULL */
     bool put_refuse;     /* the main thread's put in progress asked for a refusal */
     void *last_put;      /* the main thread's cache top: the next get returns it */
+    bool window;         /* sampled leak tracking without a reset hook (TLPOOL_CONF):
+                          * the get window and put magazine are apart, so the
+                          * cache is not LIFO, and without obj_new objects may
+                          * be made ahead (docs/DESIGN.md, "Leak tracking") */
     pthread_mutex_t lock;/* the table, while the helper thread runs */
 } mpool;
 

@@ -58,10 +58,11 @@ static void *get_cached(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, uint32
 static tlp__mag *hand_over(tlp_pool *pool, tlp_tslot *ts)
 {
     tlp__mag *list = NULL;
-    tlp__mag *mags[2] = { ts->cur, ts->prev };
+    /* A split-window pool's put magazine too, its records forgotten. */
+    tlp__mag *mags[3] = { ts->cur, ts->prev, tlp__leak_take_put(pool, ts) };
     atomic_store_explicit(&ts->missed, false, memory_order_relaxed);
     ts->cur = ts->prev = NULL;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (mags[i])
             tlp__mag_retire_puts(pool, mags[i]);
         if (mags[i] && tlp__mag_count(mags[i])) {

@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 #include "bufpool.h" /* tlp__bufpool_atfork */
+#include "leak.h"
 
 #include <stdlib.h>
 
@@ -116,6 +117,7 @@ static void child(void)
                 tlp_pool *p = tlp__pools[s];
                 adopt(p, ts->cur);
                 adopt(p, ts->prev);
+                adopt(p, tlp__leak_take_put_fork(p, ts));
                 tlp__tslot_drop(p, ts, s);
             }
             free(r->ts);

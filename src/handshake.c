@@ -22,6 +22,7 @@
  * With TLP_FENCED both sides use seq_cst instead and no membarrier is needed.
  */
 #include "internal.h"
+#include "leak.h"
 
 #include <sched.h>
 
@@ -63,20 +64,43 @@ static void take(tlp_pool *pool, tlp__mag **list, tlp__mag *m)
     }
 }
 
-/* Owner's lock held, its loaded slot unloaded (and the heavy barrier done
+/* Owner's lock held, its loaded slots unloaded (and the heavy barrier done
  * in the relaxed build): waits out a fast path in flight, then takes the
- * tslot's magazines. */
-static void take_tslot(tlp_pool *pool, tlp__mag **list, tlp_tslot *ts)
+ * tslot's magazines (put_only: a split-window pool's put magazine alone),
+ * the put magazine's records forgotten first (leak.c). */
+static void take_tslot(tlp_pool *pool, tlp__mag **list, tlp_tslot *ts, bool put_only)
 {
     wait_idle(ts->rec);
+    take(pool, list, tlp__leak_take_put(pool, ts));
+    if (put_only)
+        return;
     take(pool, list, ts->cur);
     take(pool, list, ts->prev);
     ts->cur = ts->prev = NULL;
     atomic_store_explicit(&ts->missed, false, memory_order_relaxed);
 }
 
+/* Owner's lock held: unloads what a take must, or returns false when the
+ * tslot has nothing to take. A split-window pool's owner changes its
+ * tslot's pointers under the handshake (leak.c): they are not read before
+ * it, and both slots are unloaded. */
+static bool unload_tslot(tlp_pool *pool, tlp_thread_rec *r, tlp_tslot *ts, bool put_only)
+{
+    uint32_t ps = tlp__put_slot2(pool);
+    if (ps != TLP__NO_SLOT) {
+        unload(r, ps);
+        if (!put_only)
+            unload(r, pool->head.slot);
+        return true;
+    }
+    if (!ts->cur && !ts->prev)
+        return false;
+    unload(r, pool->head.slot);
+    return true;
+}
+
 /* Visits only the pool's holders: the threads that have a cache of it. */
-tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
+static tlp__mag *take_mags(tlp_pool *pool, bool remote, bool detach, bool put_only)
 {
     uint32_t slot = pool->head.slot;
     tlp_thread_rec *self = tlp__self_rec;
@@ -91,6 +115,7 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
             tlp_tslot *ts = pool->holders;
             tlp_thread_rec *r = ts->rec;
             tlp__lock_take(&r->lock);
+            take(pool, &list, tlp__leak_take_put(pool, ts));
             take(pool, &list, ts->cur);
             take(pool, &list, ts->prev);
             tlp__tslot_drop(pool, ts, slot);
@@ -111,10 +136,8 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         if (!remote && r != self)
             continue;
         tlp__lock_take(&r->lock);
-        if (ts->cur || ts->prev) {
-            unload(r, slot);
-            take_tslot(pool, &list, ts);
-        }
+        if (unload_tslot(pool, r, ts, put_only))
+            take_tslot(pool, &list, ts, put_only);
         tlp__lock_drop(&r->lock);
     }
     pthread_mutex_unlock(&tlp__registry_lock);
@@ -132,11 +155,10 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
         if (!remote && r != self)
             continue;
         tlp__lock_take(&r->lock);
-        if (!ts->cur && !ts->prev) {
+        if (!unload_tslot(pool, r, ts, put_only)) {
             tlp__lock_drop(&r->lock);
             continue;
         }
-        unload(r, slot);
         r->pending = pending;
         r->pending_ts = ts; /* phase 3 needs no lookup through r->ts[] */
         r->reached = true;
@@ -162,14 +184,28 @@ tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
              * so that its owner's next operation takes the slow path and
              * hands the magazines to the victim generation itself (or
              * the cap's walk of another class, or the thread's exit, does:
-             * threadcap.c, thread.c). */
-            atomic_store_explicit(&ts->missed, true, memory_order_relaxed);
+             * threadcap.c, thread.c). A put magazine alone is installed
+             * again by its owner (leak.c). */
+            if (!put_only)
+                atomic_store_explicit(&ts->missed, true, memory_order_relaxed);
             tlp__lock_drop(&r->lock);
             continue;
         }
-        take_tslot(pool, &list, ts);
+        take_tslot(pool, &list, ts, put_only);
         tlp__lock_drop(&r->lock);
     }
     return list;
 #endif
+}
+
+tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach)
+{
+    return take_mags(pool, remote, detach, false);
+}
+
+/* A split-window pool's put magazines, taken from every holder as a drain
+ * would (registry lock held on entry, released on return). */
+tlp__mag *tlp__take_put_mags(tlp_pool *pool, bool remote)
+{
+    return take_mags(pool, remote, false, true);
 }

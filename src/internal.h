@@ -221,6 +221,25 @@ static inline tlp__slot_ref *tlp__loaded_of(const tlp_thread_rec *r)
 _Static_assert(offsetof(tlp__mark, fast_cap) == offsetof(tlp__mag, fast_cap) &&
                    offsetof(tlp__mark, next) == offsetof(tlp__mag, next),
                "tlp__mark is a magazine head");
+/* A split-window pool's tslot (leak.c, "Split window") is allocated with
+ * this right after it (kept out of tlp_tslot, whose layout the ABI dump
+ * sees): the thread's put magazine, shown at loaded[put slot]. */
+typedef struct tlp__split {
+    tlp__mag *put;           /* the put magazine (NULL: none) */
+    uintptr_t put_seen;      /* its objects below this were scanned for records */
+    void *leak_mine;         /* the object this thread recorded last (a hint) */
+} tlp__split;
+static inline tlp__split *tlp__split_of(tlp_tslot *ts)
+{
+    return (tlp__split *)(void *)(ts + 1);
+}
+/* A split-window pool's put magazine slot (its head.put_slot: a slot of
+ * its own, reserved in slot.c), or TLP__NO_SLOT. */
+#define TLP__NO_SLOT UINT32_MAX
+static inline uint32_t tlp__put_slot2(const tlp_pool *pool)
+{
+    return pool->leaks && pool->head.put_slot < TLP__PUT_SLOW ? pool->head.put_slot : TLP__NO_SLOT;
+}
 static inline tlp__mag *tlp__mark_of(tlp_tslot *ts)
 {
     return (tlp__mag *)(void *)&ts->mark;
@@ -336,6 +355,9 @@ static inline void tlp__thread_load(tlp_thread_rec *r, uint32_t slot, tlp__mag *
 /* slot.c: allocate / free a pool slot (registry lock held) */
 int tlp__slot_alloc(tlp_pool *pool);
 void tlp__slot_free(uint32_t slot);
+/* A slot that no pool owns (tlp__pools[] stays NULL there), kept from
+ * tlp__slot_alloc until freed: a split-window pool's put magazine. */
+int tlp__slot_reserve(uint32_t *slot);
 
 /* object.c: make / release objects, counting them */
 void *tlp__obj_make(tlp_pool *pool);
@@ -403,6 +425,8 @@ tlp__mag *tlp__victim_swap(tlp_pool *pool, tlp__mag *list, uint64_t objs);
  * registry lock is released before the function waits for other threads
  * (it returns with the registry lock released); with detach it stays held. */
 tlp__mag *tlp__take_thread_mags(tlp_pool *pool, bool remote, bool detach);
+/* The same for a split-window pool's put magazines alone (leak.c). */
+tlp__mag *tlp__take_put_mags(tlp_pool *pool, bool remote);
 /* May drains take magazines from other, running threads? */
 bool tlp__remote_drain_ok(void);
 /* barrier.c: the heavy side of the handshake. barrier() is called after

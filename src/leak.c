@@ -64,6 +64,8 @@ struct tlp__leaks {
      * compare in record_quick. */
     uintptr_t full_lo, full_len;
     _Atomic uint64_t lost;  /* records dropped for lack of memory */
+    _Atomic unsigned live;  /* bit i: stripe i holds records (changed with len
+                             * under its lock, at 0 <-> 1) */
     stripe s[STRIPES];
 };
 
@@ -192,6 +194,23 @@ static ALWAYS_INLINE stripe *stripe_of(struct tlp__leaks *L, uint64_t h)
     return s;
 }
 
+/* Stripe s (of h) went from no records to one, or back (its lock held):
+ * window-mode pools keep the mask of stripes with records (their scans of
+ * put magazines read it). Every-object pools' common paths (record_quick,
+ * forget_quick without `live`) skip it. */
+static ALWAYS_INLINE void live_flip(stripe *s, uint64_t h, bool on)
+{
+    struct tlp__leaks *L =
+        (struct tlp__leaks *)(void *)((char *)(s - (h >> 60)) - offsetof(struct tlp__leaks, s));
+    if (!L->window)
+        return;
+    unsigned bit = 1u << (h >> 60);
+    if (on)
+        atomic_fetch_or_explicit(&L->live, bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&L->live, ~bit, memory_order_relaxed);
+}
+
 /* Index of obj, or of the empty slot where it would go. cap > 0. */
 static ALWAYS_INLINE size_t probe(const stripe *s, const void *obj, uint64_t h)
 {
@@ -265,6 +284,11 @@ struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook)
     tables = L;
     pthread_mutex_unlock(&tables_lock);
     return L;
+}
+
+bool tlp__leaks_split(const struct tlp__leaks *L)
+{
+    return L && L->window;
 }
 
 void tlp__leaks_free(struct tlp__leaks *L)
@@ -438,8 +462,11 @@ static ALWAYS_INLINE void record(struct tlp__leaks *L, void *obj, void *site, ui
     }
     rec *e = &s->tab[probe(s, obj, h)];
     void **old = e->bt;
-    if (likely(!e->obj))
+    if (likely(!e->obj)) {
         atomic_store_explicit(&s->len, len + 1, memory_order_relaxed);
+        if (len == 0)
+            live_flip(s, h, true);
+    }
     e->obj = obj;
     e->site = site;
     e->t_ns = t;
@@ -449,15 +476,14 @@ static ALWAYS_INLINE void record(struct tlp__leaks *L, void *obj, void *site, ui
         free(old); /* a record left over by a misuse (double get) */
 }
 
-static inline void forget(stripe *s, void *obj, uint64_t h)
+/* Removes obj's record from s (its lock held), returning its backtrace
+ * for the caller to free. */
+static inline void **forget_held(stripe *s, void *obj, uint64_t h)
 {
-    lock(s);
     size_t mask = s->mask, i = probe(s, obj, h);
     rec *e = &s->tab[i];
-    if (unlikely(!e->obj)) {
-        unlock(s);
-        return;
-    }
+    if (unlikely(!e->obj))
+        return NULL;
     void **bt = e->bt;
     if (likely(!s->tab[(i + 1) & mask].obj)) {
         e->obj = NULL; /* the end of its probe run: nothing to shift back */
@@ -465,11 +491,65 @@ static inline void forget(stripe *s, void *obj, uint64_t h)
     } else {
         remove_at(s, i);
     }
-    atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
-                          memory_order_relaxed);
+    size_t len = atomic_load_explicit(&s->len, memory_order_relaxed) - 1;
+    atomic_store_explicit(&s->len, len, memory_order_relaxed);
+    if (len == 0)
+        live_flip(s, h, false);
+    return bt;
+}
+
+static inline void forget(stripe *s, void *obj, uint64_t h)
+{
+    lock(s);
+    void **bt = forget_held(s, obj, h);
     unlock(s);
     if (unlikely(bt != NULL))
         free(bt);
+}
+
+/* The put magazine of a split-window pool's tslot (leak.c, "Split
+ * window"), taken from its thread: the thread lock held and the owner
+ * kept out (its slots unloaded and an inline operation in flight waited
+ * out; or the owner itself; or, locked_tables, a thread that did not come
+ * along into a fork()ed child, whose leak tables' locks this thread
+ * holds). The records of the objects put into it since the last scan are
+ * forgotten first. NULL if none. */
+static tlp__mag *take_put(tlp_pool *pool, tlp_tslot *ts, bool locked_tables)
+{
+    if (tlp__put_slot2(pool) == TLP__NO_SLOT)
+        return NULL;
+    tlp__mag *m = tlp__split_of(ts)->put;
+    if (!m)
+        return NULL;
+    tlp__split_of(ts)->put = NULL;
+    struct tlp__leaks *L = pool->leaks;
+    uintptr_t n = tlp__mag_count(m);
+    for (uintptr_t i = tlp__split_of(ts)->put_seen; i < n; i++) {
+        void *o = m->objs[i];
+        uint64_t h = mix(o);
+        stripe *s = stripe_of(L, h);
+        if (atomic_load_explicit(&s->len, memory_order_relaxed) == 0)
+            continue;
+        if (!locked_tables) {
+            forget(s, o, h);
+        } else {
+            free(forget_held(s, o, h));
+        }
+    }
+    tlp__split_of(ts)->put_seen = 0;
+    tlp__split_of(ts)->leak_mine = NULL;
+    m->fast_cap = pool->fast_cap;
+    return m;
+}
+
+tlp__mag *tlp__leak_take_put(tlp_pool *pool, tlp_tslot *ts)
+{
+    return take_put(pool, ts, false);
+}
+
+tlp__mag *tlp__leak_take_put_fork(tlp_pool *pool, tlp_tslot *ts)
+{
+    return take_put(pool, ts, true);
 }
 
 void tlp__leak_took(tlp_pool *pool, void *obj, void *site)
@@ -610,7 +690,7 @@ static ALWAYS_INLINE void push(tlp__mag *m, void *obj)
 /* The common case of forgetting obj's record, with no call: the stripe's
  * lock free at once, the record (if any) at the end of its probe run and
  * without a backtrace. Returns false, having changed nothing, otherwise. */
-static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h)
+static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h, bool live)
 {
     if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
         return false;
@@ -622,8 +702,10 @@ static ALWAYS_INLINE bool forget_quick(stripe *s, void *obj, uint64_t h)
             return false;
         }
         e->obj = NULL;
-        atomic_store_explicit(&s->len, atomic_load_explicit(&s->len, memory_order_relaxed) - 1,
-                              memory_order_relaxed);
+        size_t len = atomic_load_explicit(&s->len, memory_order_relaxed) - 1;
+        atomic_store_explicit(&s->len, len, memory_order_relaxed);
+        if (live && len == 0)
+            live_flip(s, h, false);
     }
     unlock(s);
     return true;
@@ -695,29 +777,16 @@ __attribute__((noinline)) static void *lean_sample(tlp_pool *pool, tlp_tslot *ts
  * the gets until the recorded one (leak_left: that get is the leak_left-th
  * from the last time the library ran; 0: not drawn yet). While cur holds
  * fewer objects than that (count <= leak_left - 1), cur itself is shown to
- * the inline path, so inline gets pop from it without a call and cannot
- * reach the recorded get, which finds cur empty and comes here; the
- * magazines' fast_cap is 0, so every put comes here and counts the inline
- * gets since the last visit (leak_seen - count), then pushes onto cur
- * only while that keeps the invariant, else onto prev. Otherwise the slot
- * shows the tslot's mark and every get comes here. The view changes by a
- * compare-and-swap of loaded[slot] under busy: a drain's store of
- * tlp__empty_mag wins or is not lost (it then waits for busy == 0 as
- * ever). The locked paths install the mark (tlp__thread_load); the
- * inline gets a drain cuts short are not counted (a few gets' error).
+ * the inline path as the get window, so inline gets pop from it without a
+ * call and cannot reach the recorded get, which finds cur empty and comes
+ * here. Otherwise the slot shows the tslot's mark and every get comes
+ * here. The view changes by a compare-and-swap of loaded[slot] under busy:
+ * a drain's store of tlp__empty_mag wins or is not lost (it then waits for
+ * busy == 0 as ever). The locked paths install the mark
+ * (tlp__thread_load); the inline gets a drain cuts short are not counted
+ * (a few gets' error). Puts go to a magazine of their own (split window,
+ * below).
  */
-static ALWAYS_INLINE void window_settle(tlp__slot_ref *l, uint32_t slot, tlp__mag *view,
-                                 tlp_tslot *ts, uint64_t left)
-{
-    tlp__mag *cur = ts->cur;
-    tlp__mag *want = cur && tlp__mag_count(cur) < left ? cur : tlp__mark_of(ts);
-    ts->leak_left = left;
-    ts->leak_seen = cur ? tlp__mag_count(cur) : 0;
-    if (want != view)
-        (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
-                                                      memory_order_relaxed);
-}
-
 /* left: the countdown with the inline gets since the last visit taken off
  * (view is cur or the mark). */
 static ALWAYS_INLINE uint64_t window_left(tlp_tslot *ts, tlp__mag *view)
@@ -744,104 +813,311 @@ static ALWAYS_INLINE void *lean_pop(tlp_pool *pool, tlp_tslot *ts, tlp__thread *
     return obj;
 }
 
-static ALWAYS_INLINE void *window_get(tlp_pool *pool, void *site, tlp_tslot *ts,
-                                                  tlp__thread *t, tlp__slot_ref *l)
+
+/*
+ * Split window (window-mode pools other than buffer pools' classes): the
+ * pool owns a second slot, its head.put_slot (tlp__put_slot2, reserved in
+ * slot.c), where loaded[] shows the thread's put magazine (tlp__split, right
+ * after the tslot; fast_cap mag_cap), so inline puts push there with no
+ * call, while loaded[slot] shows the get window (cur, kept below the
+ * countdown as above). The records of objects put inline are forgotten
+ * lazily: before an object of the put magazine is handed out again or
+ * leaves the thread (drains, the signal fallback's catch-up, thread exit,
+ * fork, destroy, and a flush before every report), the objects put since
+ * the last scan (put_seen on) are looked up (split_scan); the pool's mask
+ * of stripes with records skips most, and when the only record is the
+ * one this thread made last (leak_mine) the scan compares pointers. A get
+ * that finds the window empty comes here (split_get): it takes the inline
+ * gets since the last visit off the countdown, and refills the window
+ * with the put magazine's top objects (scanned), as many as the countdown
+ * allows, returning one (recorded if due). Pools without obj_new make
+ * objects ahead to fill the window while the pool holds fewer than a
+ * magazine of objects and none idle elsewhere (make_room), so that a
+ * small working set (one object in a loop) still runs inline.
+ */
+
+/* forget_quick could not: the general removal, with the mark set. */
+__attribute__((noinline)) static void split_forget(tlp_pool *pool, stripe *s, void *obj,
+                                                   uint64_t h)
+{
+    tlp__inside = pool;
+    if (!forget_quick(s, obj, h, true))
+        forget(s, obj, h);
+    tlp__inside = NULL;
+}
+
+/* Whether the only record in stripe s is obj's. */
+static ALWAYS_INLINE bool only_record(stripe *s, void *obj, uint64_t h)
+{
+    if (unlikely(atomic_exchange_explicit(&s->lock, true, memory_order_acquire)))
+        return false;
+    bool only = atomic_load_explicit(&s->len, memory_order_relaxed) == 1 &&
+                s->tab[probe(s, obj, h)].obj == obj;
+    unlock(s);
+    return only;
+}
+
+/* Index of obj in objs[i..n), or n. */
+static ALWAYS_INLINE uintptr_t find_ptr(void *const *objs, uintptr_t i, uintptr_t n, void *obj)
+{
+    for (; i + 4 <= n; i += 4) {
+        if (objs[i] == obj)
+            return i;
+        if (objs[i + 1] == obj)
+            return i + 1;
+        if (objs[i + 2] == obj)
+            return i + 2;
+        if (objs[i + 3] == obj)
+            return i + 3;
+    }
+    for (; i < n; i++)
+        if (objs[i] == obj)
+            return i;
+    return n;
+}
+
+/* The objects of pm from i to n that may have a record (mask: the stripes
+ * with records): their records forgotten. The common case: the only
+ * record of the pool is the one this thread made last (tlp__split_of(ts)->leak_mine), so
+ * the scan looks for that pointer alone. Sound because a record of an
+ * object in pm was made before the object was put into pm (so before this
+ * scan read the mask), and stays until the object is put again, which
+ * only this thread can do now: such a record lies in the stripes of mask,
+ * and one stripe that held only leak_mine's record under its lock held no
+ * other. */
+__attribute__((noinline)) static void split_scan_some(tlp_pool *pool, tlp_tslot *ts, tlp__mag *pm,
+                                                      uintptr_t i, uintptr_t n, unsigned mask)
+{
+    struct tlp__leaks *L = pool->leaks;
+    void *mine = tlp__split_of(ts)->leak_mine;
+    if (mine) {
+        uint64_t h = mix(mine);
+        stripe *s = &L->s[h >> 60];
+        if (mask == 1u << (h >> 60) && only_record(s, mine, h)) {
+            if (find_ptr(pm->objs, i, n, mine) != n) {
+                split_forget(pool, s, mine, h);
+                tlp__split_of(ts)->leak_mine = NULL;
+            }
+            return;
+        }
+    }
+    for (; i < n; i++) {
+        void *o = pm->objs[i];
+        uint64_t h = mix(o);
+        if (unlikely(mask >> (h >> 60) & 1)) {
+            split_forget(pool, &L->s[h >> 60], o, h);
+            if (o == mine)
+                tlp__split_of(ts)->leak_mine = NULL;
+        }
+    }
+}
+
+/* Under busy, the slot showing pm: forgets the records of pm's objects
+ * added since the last scan. */
+static ALWAYS_INLINE void split_scan(tlp_pool *pool, tlp_tslot *ts, tlp__mag *pm)
+{
+    struct tlp__leaks *L = pool->leaks;
+    uintptr_t i = tlp__split_of(ts)->put_seen, n = tlp__mag_count(pm);
+    if (i == n)
+        return;
+    unsigned mask = atomic_load_explicit(&L->live, memory_order_relaxed);
+    if (mask)
+        split_scan_some(pool, ts, pm, i, n, mask);
+    tlp__split_of(ts)->put_seen = n;
+}
+
+/* The slot of the put magazine showed the empty sentinel: the thread has
+ * none yet, or a drain took it (or missed the thread: then the locked path
+ * hands the magazines over first, and the next call installs one). A new
+ * one is installed under the thread lock (drains read tlp__split_of(ts)->put under it). */
+__attribute__((noinline)) static void split_install(tlp_pool *pool, tlp_tslot *ts)
+{
+    tlp_thread_rec *r = ts->rec;
+    tlp__mag *m = NULL;
+    tlp__lock_take(&r->lock);
+    if (atomic_load_explicit(&ts->missed, memory_order_relaxed)) {
+        /* A drain missed the thread: the locked path hands the magazines
+         * over first. */
+        tlp__lock_drop(&r->lock);
+        return;
+    }
+    if (tlp__split_of(ts)->put) {
+        /* A flush of the put magazines (tlp__leaks_flush) could not reach
+         * this thread: it keeps its magazine. */
+        atomic_store_explicit(&tlp__loaded_of(r)[pool->head.put_slot], tlp__split_of(ts)->put,
+                              memory_order_relaxed);
+        tlp__lock_drop(&r->lock);
+        return;
+    }
+    tlp__lock_drop(&r->lock);
+    m = tlp__mag_take(pool, tlp__home_idx(pool, r));
+    if (!m)
+        return;
+    m->fast_cap = pool->mag_cap;
+    tlp__lock_take(&r->lock);
+    bool ok = tlp__split_of(ts)->put == NULL && !atomic_load_explicit(&ts->missed, memory_order_relaxed);
+    if (ok) {
+        tlp__split_of(ts)->put = m;
+        tlp__split_of(ts)->put_seen = 0;
+        atomic_store_explicit(&tlp__loaded_of(r)[pool->head.put_slot], m, memory_order_relaxed);
+    }
+    tlp__lock_drop(&r->lock);
+    if (!ok)
+        tlp__mag_recycle(pool, m);
+}
+
+/* Under busy: the slots show the window (or the mark) and the put
+ * magazine, so the tslot's pointers are the thread's to read (a drain
+ * stores the empty sentinel in both before it touches them). */
+static ALWAYS_INLINE bool split_views(tlp_tslot *ts, tlp__mag *view, tlp__mag *pv)
+{
+    return pv != &tlp__empty_mag && view != &tlp__empty_mag && pv == tlp__split_of(ts)->put &&
+           (view == ts->cur || view == tlp__mark_of(ts));
+}
+
+/* Under busy: how many objects may be made ahead: the pool keeps fewer
+ * than mag_cap objects in all (a working set too small to fill windows;
+ * larger ones never grow by this), and none may be idle outside this
+ * thread's window and put magazine (its previous magazine, the shared
+ * tier, the victim generation). */
+static uintptr_t make_room(tlp_pool *pool, tlp_tslot *ts)
+{
+    uint64_t made = atomic_load_explicit(&pool->made, memory_order_relaxed);
+    uint64_t released = atomic_load_explicit(&pool->released, memory_order_relaxed);
+    if (made - released >= pool->mag_cap)
+        return 0;
+    if (ts->prev && tlp__mag_count(ts->prev))
+        return 0;
+    if (atomic_load_explicit(&pool->victim_objs, memory_order_relaxed))
+        return 0;
+    for (uint32_t i = 0; i < pool->nshards; i++)
+        if (atomic_load_explicit(&pool->shards[i].objs, memory_order_relaxed))
+            return 0;
+    return pool->mag_cap - (uintptr_t)(made - released);
+}
+
+/* Makes up to k objects ahead (pools without obj_new) and adds them to the
+ * window, which the slot shows. */
+__attribute__((noinline)) static void split_fill(tlp_pool *pool, tlp_tslot *ts, uintptr_t k)
+{
+    void *made[64];
+    if (k > 64)
+        k = 64;
+    uintptr_t n = 0;
+    while (n < k && (made[n] = tlp__obj_make(pool)) != NULL)
+        n++;
+    tlp__slot_ref *l = tlp__tls;
+    tlp__thread *t = tlp__head(l);
+    TLP__ENTER(t);
+    tlp__mag *view = TLP__LOADED(l, pool->head.slot);
+    if (likely(split_views(ts, view, TLP__LOADED(l, pool->head.put_slot)) && view == ts->cur)) {
+        uintptr_t c = tlp__mag_count(view);
+        while (n && c + 1 < ts->leak_left && c < pool->mag_cap)
+            view->objs[c++] = made[--n];
+        tlp__mag_set_count(view, c);
+        ts->leak_seen = c;
+    }
+    TLP__LEAVE(t);
+    while (n)
+        tlp__obj_release(pool, made[--n]); /* a drain came in between */
+}
+
+/* The window was empty (or the slot showed the mark). */
+__attribute__((noinline)) static void *split_get(tlp_pool *pool, void *site, tlp_tslot *ts,
+                                                 tlp__thread *t, tlp__slot_ref *l)
 {
     uint32_t slot = pool->head.slot;
     void *obj = NULL;
-    bool hit = false;
+    bool hit = false, unloaded = false;
+    uintptr_t more = 0;
     TLP__ENTER(t);
     tlp__mag *view = TLP__LOADED(l, slot);
-    /* The tslot's pointers are read only once the slot shows something
-     * else than the empty sentinel: a drain that stored the sentinel may
-     * be writing them (it waited for busy == 0 before this operation). */
-    if (likely(view == tlp__mark_of(ts) || (view != &tlp__empty_mag && view == ts->cur))) {
+    tlp__mag *pm = TLP__LOADED(l, pool->head.put_slot);
+    if (likely(split_views(ts, view, pm))) {
+        tlp__mag *cur = ts->cur;
         uint64_t left = window_left(ts, view);
-        tlp__mag *m = lean_pop_mag(ts);
-        if (likely(m != NULL)) {
-            uintptr_t n = tlp__mag_count(m) - 1;
-            obj = m->objs[n];
-            m->n.word -= 1; /* count - 1 */
-            uint64_t *state = &tlp__self_rec->leak_rng;
-            if (left == 0)
-                left = gap(state, pool->leaks->sample);
-            hit = left == 1;
-            left = hit ? gap(state, pool->leaks->sample) : left - 1;
-            window_settle(l, slot, view, ts, left);
+        uint64_t next = left;
+        uint64_t *state = &tlp__self_rec->leak_rng;
+        if (next == 0)
+            next = gap(state, pool->leaks->sample);
+        hit = next == 1;
+        next = hit ? gap(state, pool->leaks->sample) : next - 1;
+        uintptr_t n = tlp__mag_count(cur), p = tlp__mag_count(pm);
+        if (n == 0 && p != 0) {
+            /* The put magazine's top objects, scanned, refill the window:
+             * this get's and up to next - 1 more. */
+            split_scan(pool, ts, pm);
+            n = p < next ? p : (uintptr_t)next;
+            p -= n;
+            memcpy(cur->objs, &pm->objs[p], n * sizeof(void *));
+            tlp__mag_set_count(pm, p);
+            tlp__split_of(ts)->put_seen = p;
+        }
+        if (likely(n != 0)) {
+            obj = cur->objs[--n];
+            tlp__mag_set_count(cur, n);
+            /* Made ahead: the window up to next - 1, while the two
+             * magazines hold fewer than mag_cap (all fit in the put
+             * magazine again). */
+            uintptr_t top = pool->mag_cap - 1 - p;
+            if (next - 1 < top)
+                top = (uintptr_t)next - 1;
+            if (pool->obj_new == NULL && n < top) {
+                more = make_room(pool, ts);
+                if (more > top - n)
+                    more = top - n;
+            }
+            ts->leak_left = next;
+            ts->leak_seen = n;
+            tlp__mag *want = n < next ? cur : tlp__mark_of(ts);
+            if (want != view)
+                (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want,
+                                                              memory_order_relaxed,
+                                                              memory_order_relaxed);
         } else {
+            hit = false;
             ts->leak_left = left; /* the locked path counts on */
         }
+    } else if (view == &tlp__empty_mag && pm != &tlp__empty_mag && pm == tlp__split_of(ts)->put &&
+               tlp__mag_count(pm) != 0) {
+        /* A drain took the window (the locked path loads a new one) and a
+         * put installed a new put magazine since: its objects, scanned,
+         * come first. */
+        split_scan(pool, ts, pm);
+        uintptr_t p = tlp__mag_count(pm) - 1;
+        obj = pm->objs[p];
+        tlp__mag_set_count(pm, p);
+        tlp__split_of(ts)->put_seen = p;
+        uint64_t left = ts->leak_left, *state = &tlp__self_rec->leak_rng;
+        if (left == 0)
+            left = gap(state, pool->leaks->sample);
+        hit = left == 1;
+        ts->leak_left = hit ? gap(state, pool->leaks->sample) : left - 1;
+    } else if (pm == &tlp__empty_mag && view != &tlp__empty_mag) {
+        /* The put magazine was taken (a report's flush, or none yet): the
+         * window's gets since the last visit still count. */
+        unloaded = true;
+        if (view == ts->cur || view == tlp__mark_of(ts))
+            ts->leak_left = window_left(ts, view);
     }
+    if (hit)
+        tlp__split_of(ts)->leak_mine = obj; /* under busy: drains clear it */
     TLP__LEAVE(t);
-    if (unlikely(!obj))
+    if (unlikely(!obj)) {
+        if (unloaded)
+            split_install(pool, ts);
         return tlp__get_locked(pool, site);
+    }
+    if (more)
+        split_fill(pool, ts, more);
     if (hit)
         return lean_record(pool, obj, site);
     return obj;
 }
 
-/* cur is not NULL while the slot shows cur or the mark (the locked paths
- * install the mark only over a magazine). s: obj's stripe when
- * it holds records (forget first), else NULL. Two copies (below), so that
- * the common one, with nothing to forget, needs no stack frame. */
-static ALWAYS_INLINE void window_put(tlp_pool *pool, void *obj, tlp_tslot *ts, tlp__slot_ref *l,
-                              stripe *s, uint64_t h)
-{
-    uint32_t slot = pool->head.slot;
-    tlp__thread *t = tlp__head(l);
-    TLP__ENTER(t);
-    tlp__mag *view = TLP__LOADED(l, slot);
-    /* ts->cur only once the slot does not show the empty sentinel (see
-     * window_get). */
-    tlp__mag *cur = view == &tlp__empty_mag ? NULL : ts->cur;
-    if (unlikely(!cur || (view != cur && view != tlp__mark_of(ts)))) {
-        TLP__LEAVE(t);
-        lean_put_slow(pool, obj);
-        return;
-    }
-    uintptr_t n = tlp__mag_count(cur);
-    uint64_t left = ts->leak_left;
-    if (view == cur)
-        left -= ts->leak_seen - n; /* the inline gets since the last visit */
-    ts->leak_left = left;
-    /* cur while it stays below the countdown, else prev, else cur */
-    uintptr_t cap = pool->mag_cap;
-    tlp__mag *m = cur;
-    if (unlikely(n + 1 >= left || n >= cap)) {
-        m = ts->prev;
-        if (!m || tlp__mag_count(m) >= cap) {
-            if (n >= cap)
-                goto slow;
-            m = cur;
-        }
-    }
-    if (s && !forget_quick(s, obj, h))
-        goto slow;
-    push(m, obj);
-    n = tlp__mag_count(cur);
-    ts->leak_seen = n;
-    tlp__mag *want = n < left ? cur : tlp__mark_of(ts);
-    if (want != view)
-        (void)atomic_compare_exchange_strong_explicit(&l[slot], &view, want, memory_order_relaxed,
-                                                      memory_order_relaxed);
-    TLP__LEAVE(t);
-    return;
-slow:
-    ts->leak_seen = n;
-    TLP__LEAVE(t);
-    lean_put_slow(pool, obj);
-}
-
-__attribute__((noinline)) static void window_put_forget(tlp_pool *pool, void *obj, tlp_tslot *ts,
-                                                        tlp__slot_ref *l, stripe *s, uint64_t h)
-{
-    window_put(pool, obj, ts, l, s, h);
-}
-
-/* A window-mode pool's put. The record of obj, if any, was made before
- * the object reached this thread, so a stripe count of 0 means nothing to
- * forget: then the put needs no stack frame (window_put_forget has one). */
-__attribute__((noinline)) static void window_entry(tlp_pool *pool, void *obj)
+/* The inline put failed: the put magazine is full, or not shown (none yet,
+ * or a drain took it). */
+__attribute__((noinline)) static void split_put(tlp_pool *pool, void *obj)
 {
     tlp__thread *t;
     tlp__slot_ref *l;
@@ -850,12 +1126,76 @@ __attribute__((noinline)) static void window_entry(tlp_pool *pool, void *obj)
         tlp__put_locked(pool, obj);
         return;
     }
-    uint64_t h = mix(obj);
-    stripe *s = stripe_of(pool->leaks, h);
-    if (likely(atomic_load_explicit(&s->len, memory_order_relaxed) == 0))
-        window_put(pool, obj, ts, l, NULL, 0);
-    else
-        window_put_forget(pool, obj, ts, l, s, h);
+    uint32_t ps = pool->head.put_slot;
+    tlp__mag *full = NULL;
+    TLP__ENTER(t);
+    tlp__mag *pm = TLP__LOADED(l, ps);
+    if (pm == &tlp__empty_mag) {
+        TLP__LEAVE(t);
+        split_install(pool, ts);
+        if (!tlp__put_fast(ps, obj))
+            tlp__put_locked(pool, obj);
+        return;
+    }
+    if (likely(pm == tlp__split_of(ts)->put)) {
+        split_scan(pool, ts, pm);
+        if (tlp__mag_count(pm) < pool->mag_cap) {
+            push(pm, obj); /* scanned at the next visit */
+            TLP__LEAVE(t);
+            return;
+        }
+        full = pm;
+    }
+    TLP__LEAVE(t);
+    if (full) {
+        /* Full and scanned: it becomes the previous magazine if that and
+         * the window are empty (so the thread keeps at most thread_cache
+         * objects: two magazines' worth), and an empty one takes the puts;
+         * else it goes to the shared tier and an empty one takes its
+         * place. Under the thread lock too: the locked paths and
+         * statistics read the tslot's pointers under it. A drain between
+         * the two holds of the lock leaves the sentinel in the slot: the
+         * compare-and-swap fails. */
+        tlp_thread_rec *r = ts->rec;
+        uint32_t h = tlp__home_idx(pool, r);
+        tlp__lock_take(&r->lock);
+        tlp__mag *prev = ts->prev, *e = NULL;
+        bool keep = pool->two_mags && (!prev || tlp__mag_count(prev) == 0) &&
+                    (!ts->cur || tlp__mag_count(ts->cur) == 0);
+        if (keep && prev) {
+            e = prev;
+        } else {
+            tlp__lock_drop(&r->lock);
+            e = tlp__mag_take(pool, h);
+            tlp__lock_take(&r->lock);
+        }
+        bool ok = false;
+        if (e) {
+            e->fast_cap = pool->mag_cap;
+            TLP__ENTER(t);
+            tlp__mag *cmp = full;
+            /* A compare-and-swap: a drain's store of the sentinel wins. */
+            if (atomic_compare_exchange_strong_explicit(&l[ps], &cmp, e, memory_order_relaxed,
+                                                        memory_order_relaxed)) {
+                if (keep)
+                    ts->prev = full;
+                tlp__split_of(ts)->put = e;
+                tlp__split_of(ts)->put_seen = 0;
+                push(e, obj);
+                ok = true;
+            }
+            TLP__LEAVE(t);
+        }
+        tlp__lock_drop(&r->lock);
+        if (ok) {
+            if (!keep)
+                tlp__shard_push(pool, h, full);
+            return;
+        }
+        if (e && e != prev)
+            tlp__mag_recycle(pool, e);
+    }
+    tlp__put_locked(pool, obj);
 }
 
 /* Sampled pools: window mode, or (reset hook) every get here with the
@@ -863,8 +1203,8 @@ __attribute__((noinline)) static void window_entry(tlp_pool *pool, void *obj)
 __attribute__((noinline)) static void *sampled_get(tlp_pool *pool, void *site, tlp_tslot *ts,
                                                    tlp__thread *t, tlp__slot_ref *l)
 {
-    if (pool->leaks->window)
-        return window_get(pool, site, ts, t, l);
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT)
+        return split_get(pool, site, ts, t, l);
     void *obj = lean_pop(pool, ts, t, l);
     if (unlikely(!obj))
         return tlp__get_locked(pool, site);
@@ -974,8 +1314,10 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         return;
     }
     struct tlp__leaks *L = pool->leaks;
-    if (L->window) {
-        window_entry(pool, obj);
+    /* Split window: a tracked pool's put_slot is its put magazine's slot
+     * or TLP__PUT_SLOW (every other one, buffer pools' classes included). */
+    if (pool->head.put_slot != TLP__PUT_SLOW) {
+        split_put(pool, obj);
         return;
     }
     tlp__slot_ref *l = lean_check(pool, "tlp_put");
@@ -994,7 +1336,7 @@ void tlp__leak_put(tlp_pool *pool, void *obj)
         tlp__mag *m = mark_push_mag(ts, cap);
         /* Every object out has its record here: no test of the stripe's
          * count first (forget_quick finds none for an object without). */
-        if (likely(m != NULL) && forget_quick(s, obj, h)) {
+        if (likely(m != NULL) && forget_quick(s, obj, h, false)) {
             push(m, obj);
             ok = true;
         }
@@ -1066,11 +1408,64 @@ static item *collect(struct tlp__leaks *L, uint64_t now, uint64_t min_ns, size_t
     return v;
 }
 
-size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why)
+/* A split-window pool: the records of objects put back inline into put
+ * magazines are forgotten only when those are scanned. Before a report,
+ * every holder's put magazine is taken as a drain takes magazines
+ * (handshake.c), scanned, and pushed to the shared tier. A thread the
+ * signal fallback cannot reach keeps its magazine (and its records). */
+/* Destroy: nobody uses the pool (its precondition), so no handshake. */
+static tlp__mag *take_puts_unused(tlp_pool *pool)
+{
+    uint32_t ps = tlp__put_slot2(pool);
+    tlp__mag *list = NULL;
+    pthread_mutex_lock(&tlp__registry_lock);
+    for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
+        tlp_thread_rec *r = ts->rec;
+        tlp__lock_take(&r->lock);
+        atomic_store_explicit(&tlp__loaded_of(r)[ps], &tlp__empty_mag, memory_order_relaxed);
+        tlp__mag *m = take_put(pool, ts, false);
+        tlp__lock_drop(&r->lock);
+        if (m && tlp__mag_count(m)) {
+            m->next = list;
+            list = m;
+        } else if (m) {
+            tlp__mag_retire_puts(pool, m);
+            tlp__mag_recycle(pool, m);
+        }
+    }
+    pthread_mutex_unlock(&tlp__registry_lock);
+    return list;
+}
+
+static void flush_puts(tlp_pool *pool, bool unused)
+{
+    tlp__mag *list;
+    if (unused) {
+        list = take_puts_unused(pool);
+    } else {
+        pthread_mutex_lock(&tlp__registry_lock);
+        pthread_mutex_lock(&pool->drain_lock);
+        list = tlp__take_put_mags(pool, tlp__remote_drain_ok());
+        pthread_mutex_unlock(&pool->drain_lock);
+    }
+    tlp_thread_rec *r = tlp__self_rec;
+    uint32_t h = r ? tlp__home_idx(pool, r) : 0;
+    while (list) {
+        tlp__mag *next = list->next;
+        list->next = NULL;
+        tlp__shard_push(pool, h, list);
+        list = next;
+    }
+}
+
+size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why,
+                         bool destroying)
 {
     struct tlp__leaks *L = pool->leaks;
     if (!L)
         return 0;
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT)
+        flush_puts(pool, destroying);
     uint64_t now = now_ns();
     size_t n;
     item *v = collect(L, now, (uint64_t)min_age_ms * 1000000u, &n);
@@ -1135,7 +1530,7 @@ size_t tlp_leaks_print(FILE *out, unsigned min_age_ms)
     if (!pools)
         return 0;
     for (size_t i = 0; i < n; i++)
-        total += tlp__leaks_report(out, pools[i], min_age_ms, "");
+        total += tlp__leaks_report(out, pools[i], min_age_ms, "", false);
     tlp__pools_unref(pools, n);
     return total;
 }

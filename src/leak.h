@@ -5,7 +5,9 @@
  * shows the inline fast path its tslot's mark (pool->hidden), so every get and
  * put reaches tlp__get_slow_at / tlp__put_slow, which call tlp__leak_get /
  * tlp__leak_put (lock-free), and the locked paths call tlp__leak_took /
- * tlp__leak_gave. Pools without tracking never get here.
+ * tlp__leak_gave. Sampled pools without a reset hook run most gets and puts
+ * inline (leak.c: window mode, split window). Pools without tracking never
+ * get here.
  */
 #ifndef TLP_LEAK_H
 #define TLP_LEAK_H
@@ -19,6 +21,17 @@
  * hook. NULL: out of memory. */
 struct tlp__leaks *tlp__leaks_new(unsigned sample, bool reset_hook);
 void tlp__leaks_free(struct tlp__leaks *leaks);
+/* Whether the pool runs in split-window mode (leak.c): a second slot for its
+ * put magazine. False for NULL. */
+bool tlp__leaks_split(const struct tlp__leaks *leaks);
+
+/* A split-window pool's put magazine of ts, taken from its thread (the
+ * thread lock held, the owner kept out as by a drain, or the owner
+ * itself), the records of the objects put into it inline forgotten. NULL
+ * if none (and for every other pool). The _fork variant is for a fork()ed
+ * child's handler, which holds the leak tables' locks. */
+tlp__mag *tlp__leak_take_put(tlp_pool *pool, tlp_tslot *ts);
+tlp__mag *tlp__leak_take_put_fork(tlp_pool *pool, tlp_tslot *ts);
 
 /* obj was handed out by pool; site is the return address of the user's call. */
 void tlp__leak_took(tlp_pool *pool, void *obj, void *site);
@@ -36,7 +49,10 @@ void tlp__leak_put(tlp_pool *pool, void *obj);
 
 /* Prints pool's records older than min_age_ms (the format of
  * tlp_leaks_print); `why` prefixes the pool line ("" or "destroy"). Returns
- * the number of objects reported. */
-size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why);
+ * the number of objects reported. The records of objects in put magazines
+ * (split window) are forgotten first: with a drain's handshake, or, when
+ * destroying (nobody uses the pool), without. */
+size_t tlp__leaks_report(FILE *out, tlp_pool *pool, unsigned min_age_ms, const char *why,
+                         bool destroying);
 
 #endif

@@ -115,7 +115,7 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
             return ENOMEM;
         }
         pool->hidden = true;
-        pool->fast_cap = 0; /* every put reaches leak.c (sampled pools: see window mode) */
+        pool->fast_cap = 0; /* puts reach leak.c (sampled pools' go to a put magazine: leak.c) */
         tlp__exit_report_leaks();
     }
     pthread_mutex_init(&pool->drain_lock, NULL);
@@ -129,8 +129,16 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     (void)tlp__heavy_barrier_available(); /* register membarrier early */
     tlp__fork_init();
 
+    uint32_t put_slot2 = TLP__NO_SLOT;
     pthread_mutex_lock(&tlp__registry_lock);
     err = tlp__slot_alloc(pool);
+    /* A split-window pool's put magazine has a slot of its own (leak.c);
+     * not a buffer pool's class (its puts are locked: the per-thread cap). */
+    if (!err && !cls && tlp__leaks_split(pool->leaks)) {
+        err = tlp__slot_reserve(&put_slot2);
+        if (err)
+            tlp__slot_free(pool->head.slot);
+    }
     pthread_mutex_unlock(&tlp__registry_lock);
     if (err) {
         tlp__leaks_free(pool->leaks);
@@ -140,7 +148,9 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     }
     /* What the inline tlp_put uses (tlp__pool_head): checked builds and
      * leak-tracked pools put out of line; a reset hook is called inline. */
-    if (!TLP_FASTPATH || pool->leaks)
+    if (put_slot2 != TLP__NO_SLOT)
+        pool->head.put_slot = put_slot2;
+    else if (!TLP_FASTPATH || pool->leaks)
         pool->head.put_slot = TLP__PUT_SLOW;
     else if (cfg->obj_reset)
         pool->head.put_slot = pool->head.slot | TLP__PUT_RESET;
@@ -149,7 +159,10 @@ static int create(const tlp_config *cfg, tlp_pool **out, bool cls)
     if (pool->drain_ms && tlp__drainer_add(pool) != 0) {
         pthread_mutex_lock(&tlp__registry_lock);
         tlp__slot_free(pool->head.slot);
+        if (put_slot2 != TLP__NO_SLOT)
+            tlp__slot_free(put_slot2);
         pthread_mutex_unlock(&tlp__registry_lock);
+        tlp__leaks_free(pool->leaks);
         free(pool->name);
         free(pool);
         return ENOMEM;
@@ -204,13 +217,15 @@ void tlp_pool_destroy(tlp_pool *pool)
     /* Objects still out: a warning naming their sites (checked builds then
      * stop in tlp__check_destroy). Printed with no lock held. */
     if (pool->leaks)
-        tlp__leaks_report(stderr, pool, 0, "tlp_pool_destroy with objects out: ");
+        tlp__leaks_report(stderr, pool, 0, "tlp_pool_destroy with objects out: ", true);
 
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__ref_wait_none(pool);
     tlp__check_destroy(pool); /* reports objects still out (checked builds) */
     tlp__mag *mags = tlp__take_thread_mags(pool, true, true);
     tlp__slot_free(pool->head.slot);
+    if (tlp__put_slot2(pool) != TLP__NO_SLOT)
+        tlp__slot_free(tlp__put_slot2(pool));
     pthread_mutex_unlock(&tlp__registry_lock);
 
     tlp__release_mags(pool, mags, NULL);

@@ -16,12 +16,13 @@
 #if defined(__clang__) || __GNUC__ >= 8
 __attribute__((no_sanitize("thread")))
 #endif
-__attribute__((noinline)) static void read_thread(const tlp_tslot *ts, uint64_t *idle,
+__attribute__((noinline)) static void read_thread(tlp_tslot *ts, bool split, uint64_t *idle,
                                                    uint64_t *puts, bool *has)
 {
-    const tlp__mag *mags[2] = { ts->cur, ts->prev };
+    /* A split-window pool's put magazine too (leak.c). */
+    const tlp__mag *mags[3] = { ts->cur, ts->prev, split ? tlp__split_of(ts)->put : NULL };
     *has = false;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (!mags[i])
             continue;
         /* One read of the word that holds both (tlp__mag_word). */
@@ -41,13 +42,14 @@ void tlp__stats_get(tlp_pool *pool, tlp_stats *out)
 {
     tlp__check_pool(pool, "tlp_stats_get");
     uint64_t idle_thread = 0, fast_puts = 0, threads = 0;
+    bool split = tlp__put_slot2(pool) != TLP__NO_SLOT;
 
     /* Only the pool's holders: the threads with a cache of it. */
     pthread_mutex_lock(&tlp__registry_lock);
     for (tlp_tslot *ts = pool->holders; ts; ts = ts->hnext) {
         bool has = false;
         tlp__lock_take(&ts->rec->lock);
-        read_thread(ts, &idle_thread, &fast_puts, &has);
+        read_thread(ts, split, &idle_thread, &fast_puts, &has);
         tlp__lock_drop(&ts->rec->lock);
         threads += has;
     }

@@ -10,6 +10,7 @@
  * A thread that never used a pool has nothing.
  */
 #include "internal.h"
+#include "leak.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ void tlp__tslot_drop(tlp_pool *pool, tlp_tslot *ts, uint32_t slot)
         ts->hnext->hprev = ts->hprev;
     r->ts[slot] = NULL;
     atomic_store_explicit(&tlp__loaded_of(r)[slot], &tlp__empty_mag, memory_order_relaxed);
+    uint32_t ps = tlp__put_slot2(pool);
+    if (ps != TLP__NO_SLOT)
+        atomic_store_explicit(&tlp__loaded_of(r)[ps], &tlp__empty_mag, memory_order_relaxed);
     if (ts->tg) {
         ts->tg->bytes -= ts->cap_bytes;
         if (--ts->tg->refs == 0)
@@ -82,7 +86,8 @@ static tlp_pool *take_next(tlp_thread_rec *r, uint32_t *from, tlp__mag **mags, b
         /* A drain could not reach this thread (signal fallback): its
          * magazines go where the drain would have put them. */
         *missed = atomic_load_explicit(&ts->missed, memory_order_relaxed);
-        for (int i = 0; i < 2; i++)
+        mags[2] = tlp__leak_take_put(pool, ts); /* its records forgotten */
+        for (int i = 0; i < 3; i++)
             if (mags[i])
                 tlp__mag_retire_puts(pool, mags[i]);
         tlp__tslot_drop(pool, ts, s);
@@ -105,7 +110,7 @@ static void thread_exit(void *arg)
     uint32_t from = 0;
     int old = tlp__nocancel_begin();
     for (;;) {
-        tlp__mag *mags[2];
+        tlp__mag *mags[3];
         bool missed = false;
         tlp__ref ref;
         pthread_mutex_lock(&tlp__registry_lock);
@@ -129,7 +134,7 @@ static void thread_exit(void *arg)
             break;
         }
         pthread_mutex_unlock(&tlp__registry_lock);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             if (!mags[i])
                 continue;
             if (tlp__mag_count(mags[i]) && missed) {
@@ -233,14 +238,18 @@ static bool cover(tlp_thread_rec *r, uint32_t slot)
 tlp_tslot *tlp__thread_attach_new(tlp_thread_rec *r, tlp_pool *pool)
 {
     uint32_t slot = pool->head.slot;
-    tlp_tslot *ts = calloc(1, sizeof *ts);
+    /* A split-window pool's tslot has its put magazine's state after it. */
+    size_t size = sizeof(tlp_tslot) + (tlp__put_slot2(pool) != TLP__NO_SLOT ? sizeof(tlp__split) : 0);
+    tlp_tslot *ts = calloc(1, size);
     if (!ts)
         return NULL;
     ts->rec = r;
     ts->mark.next = tlp__mark_of(ts);
     pthread_mutex_lock(&tlp__registry_lock);
     tlp__lock_take(&r->lock);
-    if (!cover(r, slot)) {
+    /* A split-window pool's put magazine has a slot of its own (leak.c). */
+    uint32_t ps = tlp__put_slot2(pool), top = ps != TLP__NO_SLOT && ps > slot ? ps : slot;
+    if (!cover(r, top)) {
         tlp__lock_drop(&r->lock);
         pthread_mutex_unlock(&tlp__registry_lock);
         free(ts);

@@ -465,6 +465,160 @@ TEST(Leaks, ThreadsTakeAndPutWhileReportsAndDrainsRun)
     }
 }
 
+// Sampled pools keep a put magazine per thread that inline puts fill
+// without a call; the records of the objects put there are forgotten when
+// the library next scans it. A report takes every thread's put magazine
+// first (as a drain would), so an object put back is never reported, also
+// while another thread holds the magazine it went into.
+TEST(Leaks, SampledObjectsPutBackInlineAreNotReportedWhileAnotherThreadHoldsThem)
+{
+    tlp_pool *p = make("sampled-held-elsewhere", 2);
+    std::atomic<int> stage{0};
+    std::thread t([&] {
+        std::vector<void *> v;
+        leak_many(p, &v, 100); // about 50 recorded
+        put_all(p, v);
+        stage = 1;
+        while (stage.load() != 2)
+            std::this_thread::yield();
+        // The thread's cache works on after its put magazine was taken.
+        leak_many(p, &v, 100);
+        put_all(p, v);
+    });
+    while (stage.load() != 1)
+        std::this_thread::yield();
+    size_t n;
+    std::string rep = report(0, &n);
+    EXPECT_EQ(n, 0u) << rep;
+    stage = 2;
+    t.join();
+    rep = report(0, &n);
+    EXPECT_EQ(n, 0u) << rep;
+    tlp_stats st;
+    tlp_stats_get(p, &st);
+    EXPECT_EQ(st.gets, 200u);
+    EXPECT_EQ(st.puts, 200u);
+    EXPECT_EQ(st.out, 0u);
+    EXPECT_EQ(st.made, st.released + st.idle + st.out);
+    tlp_pool_destroy(p);
+}
+
+// Objects taken (and some recorded) by one thread, put back by another:
+// the putting thread's put magazine forgets their records; the objects it
+// takes again are recorded for it.
+TEST(Leaks, SampledObjectsPutBackByAnotherThreadAreForgotten)
+{
+    tlp_pool *p = make("sampled-cross-thread", 2);
+    std::vector<void *> taken, keep;
+    leak_many(p, &taken, 200);
+    std::atomic<int> stage{0};
+    std::thread t([&] {
+        put_all(p, taken);
+        stage = 1;
+        while (stage.load() != 2)
+            std::this_thread::yield();
+        leak_many(p, &keep, 400); // about 200 recorded
+        stage = 3;
+        while (stage.load() != 4)
+            std::this_thread::yield();
+        put_all(p, keep);
+    });
+    while (stage.load() != 1)
+        std::this_thread::yield();
+    size_t n;
+    std::string rep = report(0, &n);
+    EXPECT_EQ(n, 0u) << rep;
+    stage = 2;
+    while (stage.load() != 3)
+        std::this_thread::yield();
+    rep = report(0, &n);
+    // Binomial(400, 1/2): mean 200, sd 10.
+    EXPECT_GE(n, 150u) << rep;
+    EXPECT_LE(n, 250u) << rep;
+    EXPECT_EQ(taken_at(rep, "leak_many"), n) << rep;
+    stage = 4;
+    t.join();
+    rep = report(0, &n);
+    EXPECT_EQ(n, 0u) << rep;
+    tlp_pool_destroy(p);
+}
+
+// A drain takes the put magazines too (their records forgotten, their
+// inline puts counted); the thread goes on with a new one.
+TEST(Leaks, DrainsTakeThePutMagazines)
+{
+    tlp_pool *p = make("sampled-drained", 4);
+    std::atomic<int> stage{0};
+    std::thread t([&] {
+        std::vector<void *> v;
+        leak_many(p, &v, 100);
+        put_all(p, v);
+        stage = 1;
+        while (stage.load() != 2)
+            std::this_thread::yield();
+        leak_many(p, &v, 100);
+        put_all(p, v);
+    });
+    while (stage.load() != 1)
+        std::this_thread::yield();
+    tlp_drain(p);
+    tlp_drain(p);
+    tlp_stats st;
+    tlp_stats_get(p, &st);
+    EXPECT_EQ(st.idle, 0u);
+    EXPECT_EQ(st.out, 0u);
+    EXPECT_EQ(st.puts, 100u);
+    EXPECT_EQ(st.made, st.released);
+    stage = 2;
+    t.join();
+    tlp_stats_get(p, &st);
+    EXPECT_EQ(st.gets, 200u);
+    EXPECT_EQ(st.puts, 200u);
+    EXPECT_EQ(st.out, 0u);
+    EXPECT_EQ(st.made, st.released + st.idle + st.out);
+    size_t n;
+    std::string rep = report(0, &n);
+    EXPECT_EQ(n, 0u) << rep;
+    tlp_pool_destroy(p);
+}
+
+// A sampled pool whose working set is one object: to keep its gets
+// inline, a pool without obj_new makes objects ahead, never more than a
+// magazine's worth (thread_cache / 2); one with obj_new never does.
+TEST(Leaks, SampledPairsMakeAtMostAMagazineAhead)
+{
+    tlp_pool *p = make("sampled-pairs", 64);
+    for (int i = 0; i < 20000; i++)
+        tlp_put(p, tlp_get(p));
+    tlp_stats st;
+    tlp_stats_get(p, &st);
+    EXPECT_EQ(st.gets, 20000u);
+    EXPECT_EQ(st.puts, 20000u);
+    EXPECT_EQ(st.out, 0u);
+    EXPECT_GE(st.made, 1u);
+    EXPECT_LE(st.made, 64u); // the default thread_cache, 128, over 2
+    size_t n;
+    std::string rep = report(0, &n);
+    EXPECT_EQ(n, 0u) << rep;
+    tlp_pool_destroy(p);
+
+    static std::atomic<int> news{0};
+    tlp_config cfg{};
+    cfg.obj_size = 48;
+    cfg.name = "sampled-pairs-hooked";
+    cfg.leak_sample = 64;
+    cfg.obj_new = [](void *) -> void * {
+        news++;
+        return malloc(48);
+    };
+    cfg.obj_free = [](void *o, void *) { free(o); };
+    ASSERT_EQ(tlp_pool_create(&cfg, &p), 0);
+    for (int i = 0; i < 20000; i++)
+        tlp_put(p, tlp_get(p));
+    EXPECT_EQ(news.load(), 1);
+    tlp_pool_destroy(p);
+}
+
 tlp_pool *handler_pool;
 void handler_uses_pool(int)
 {
