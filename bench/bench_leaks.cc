@@ -7,8 +7,9 @@
  *   leaks_1in64     leak_sample = 64: one object in 64 recorded;
  *   leaks_trace     TLP_LEAK_TRACE: every object, with a backtrace.
  * leaks_all and leaks_trace run every get and put out of line (lock-free,
- * plus the record); leaks_1in64's gets are inline but for the recorded
- * ones, its puts out of line (docs/DESIGN.md, "Leak tracking").
+ * plus the record); leaks_1in64's gets and puts are inline but for the
+ * recorded gets and the refills of the get window (the split window,
+ * docs/DESIGN.md, "Leak tracking").
  */
 #include "bench_support.h"
 
